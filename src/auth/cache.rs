@@ -1,0 +1,248 @@
+//! The validation cache: a tower layer in front of the providers (SPEC §3).
+//!
+//! - Keyed by HMAC-SHA-256 of the token under a random per-process key: the token
+//!   itself is never stored, and keys cannot be precomputed by an attacker.
+//! - Positive entries live `min(ttl, exp − now)`, negative ones `negative_ttl`;
+//!   provider errors are never cached.
+//! - Concurrent requests with the same uncached token make one provider call:
+//!   moka's `try_get_with` coalesces them and shares the outcome, error included.
+//! - `stale_if_error`: a second store keeps each positive entry for its life plus
+//!   the stale window (never past the token's `exp`); it answers only when the
+//!   providers fail.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use hmac::{Hmac, Mac};
+use moka::Expiry;
+use sha2::Sha256;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::credential::Token;
+use super::identity::Verdict;
+use crate::config::Cache as CacheConfig;
+use crate::providers::{ProviderError, unix_now};
+
+/// The cache key: a keyed digest of the token.
+pub type Key = [u8; 32];
+
+/// Where an answer came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    /// A live cache entry.
+    Hit,
+    /// This request asked the provider.
+    Miss,
+    /// Another request was asking the provider; this one waited for it.
+    Coalesced,
+    /// The providers failed; a recently expired positive entry answered.
+    Stale,
+}
+
+impl Source {
+    /// A label for logs and metrics.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Hit => "hit",
+            Source::Miss => "miss",
+            Source::Coalesced => "coalesced",
+            Source::Stale => "stale",
+        }
+    }
+}
+
+/// A verdict and where it came from.
+#[derive(Debug, Clone)]
+pub struct Lookup {
+    /// The verdict.
+    pub verdict: Verdict,
+    /// Hit, miss, coalesced or stale.
+    pub source: Source,
+}
+
+/// One cached verdict and how long it lives.
+#[derive(Debug, Clone)]
+struct Entry {
+    verdict: Verdict,
+    life: Duration,
+}
+
+/// Per-entry lifetimes for moka.
+struct EntryLife;
+
+impl Expiry<Key, Entry> for EntryLife {
+    fn expire_after_create(&self, _key: &Key, value: &Entry, _now: Instant) -> Option<Duration> {
+        Some(value.life)
+    }
+    fn expire_after_update(&self, _key: &Key, value: &Entry, _now: Instant, _left: Option<Duration>) -> Option<Duration> {
+        Some(value.life)
+    }
+}
+
+/// Wraps a token validator with the cache.
+#[derive(Clone)]
+pub struct CacheLayer {
+    shared: Arc<Shared>,
+}
+
+struct Shared {
+    hmac: Hmac<Sha256>,
+    entries: moka::future::Cache<Key, Entry>,
+    stale: Option<moka::sync::Cache<Key, Entry>>,
+    config: CacheConfig,
+}
+
+// === impl CacheLayer ===
+
+impl CacheLayer {
+    /// A new, empty cache with a fresh random key.
+    pub fn new(config: &CacheConfig) -> Self {
+        let key: [u8; 32] = rand::random();
+        let hmac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
+        let entries = moka::future::Cache::builder()
+            .max_capacity(config.max_entries)
+            .expire_after(EntryLife)
+            .build();
+        let stale = (!config.stale_if_error.is_zero()).then(|| {
+            moka::sync::Cache::builder().max_capacity(config.max_entries).expire_after(EntryLife).build()
+        });
+        CacheLayer { shared: Arc::new(Shared { hmac, entries, stale, config: config.clone() }) }
+    }
+
+    /// The cache key of a token.
+    pub fn key(&self, token: &Token) -> Key {
+        let mut mac = self.shared.hmac.clone();
+        mac.update(token.expose().as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+
+    /// Drops every entry.
+    pub fn clear(&self) {
+        self.shared.entries.invalidate_all();
+        if let Some(s) = &self.shared.stale {
+            s.invalidate_all();
+        }
+    }
+
+    /// Number of live entries (approximate, as moka counts).
+    pub fn len(&self) -> u64 {
+        self.shared.entries.entry_count()
+    }
+
+    /// Whether the cache is empty.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+impl<S> Layer<S> for CacheLayer {
+    type Service = CachedValidator<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        CachedValidator { inner, cache: self.clone() }
+    }
+}
+
+/// A token validator behind the cache.
+#[derive(Clone)]
+pub struct CachedValidator<S> {
+    inner: S,
+    cache: CacheLayer,
+}
+
+// === impl CachedValidator ===
+
+impl<S> CachedValidator<S> {
+    /// The cache, for eviction and inspection.
+    pub fn cache(&self) -> &CacheLayer {
+        &self.cache
+    }
+}
+
+impl<S> Service<Token> for CachedValidator<S>
+where
+    S: Service<Token, Response = Verdict, Error = ProviderError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Lookup;
+    type Error = Arc<ProviderError>;
+    type Future = Pin<Box<dyn Future<Output = Result<Lookup, Arc<ProviderError>>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx).map_err(Arc::new)
+    }
+
+    fn call(&mut self, token: Token) -> Self::Future {
+        // The ready service goes into the future; a clone stays for next time.
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let shared = self.cache.shared.clone();
+        let key = self.cache.key(&token);
+        Box::pin(async move {
+            if let Some(e) = shared.entries.get(&key).await {
+                return Ok(Lookup { verdict: e.verdict, source: Source::Hit });
+            }
+            let load = async {
+                let verdict = inner.call(token).await?;
+                Ok::<_, ProviderError>(shared.entry_for(verdict))
+            };
+            match shared.entries.entry(key).or_try_insert_with(load).await {
+                Ok(entry) => {
+                    let source = if entry.is_fresh() { Source::Miss } else { Source::Coalesced };
+                    let value = entry.into_value();
+                    if source == Source::Miss {
+                        shared.remember_for_errors(key, &value);
+                    }
+                    Ok(Lookup { verdict: value.verdict, source })
+                }
+                Err(err) => match shared.stale_answer(&key) {
+                    Some(verdict) => Ok(Lookup { verdict, source: Source::Stale }),
+                    None => Err(err),
+                },
+            }
+        })
+    }
+}
+
+// === impl Shared ===
+
+impl Shared {
+    fn entry_for(&self, verdict: Verdict) -> Entry {
+        let life = match &verdict {
+            Verdict::Active(p) => match p.exp {
+                Some(exp) => self.config.ttl.min(Duration::from_secs(exp.saturating_sub(unix_now()))),
+                None => self.config.ttl,
+            },
+            Verdict::Refused(_) => self.config.negative_ttl,
+        };
+        Entry { verdict, life }
+    }
+
+    /// Keeps a fresh positive for `stale_if_error`; a fresh refusal (say, a
+    /// revoked token) removes any older positive, so it can never come back.
+    fn remember_for_errors(&self, key: Key, entry: &Entry) {
+        let Some(stale) = &self.stale else { return };
+        let Verdict::Active(p) = &entry.verdict else {
+            stale.invalidate(&key);
+            return;
+        };
+        let mut life = entry.life + self.config.stale_if_error;
+        if let Some(exp) = p.exp {
+            life = life.min(Duration::from_secs(exp.saturating_sub(unix_now())));
+        }
+        stale.insert(key, Entry { verdict: entry.verdict.clone(), life });
+    }
+
+    fn stale_answer(&self, key: &Key) -> Option<Verdict> {
+        let entry = self.stale.as_ref()?.get(key)?;
+        match &entry.verdict {
+            // Never past the token's own expiry, whatever the clock did.
+            Verdict::Active(p) if p.exp.is_none_or(|e| e > unix_now()) => Some(entry.verdict),
+            _ => None,
+        }
+    }
+}

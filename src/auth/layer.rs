@@ -1,0 +1,204 @@
+//! The authentication layer: SPEC §1 steps 2–6 as one tower service.
+//!
+//! It decides; it does not touch identity headers. Its decision travels to the
+//! proxy as a [`Handoff`] request extension, and the proxy is the one place that
+//! sets identity (after the strip layer removed any the client sent).
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+
+use http::{HeaderMap, Method, Request, Uri};
+use tower::ServiceExt;
+use tower_layer::Layer;
+use tower_service::Service;
+
+use super::api_key::{ApiKeys, KeyRefusal};
+use super::cache::{CacheLayer, CachedValidator, Source};
+use super::credential::{Classifier, Credential, Token, class_name};
+use super::error::GatewayError;
+use super::identity::{DirectoryAnswer, Principal, Verdict, resolve_directory};
+use super::route::{RouteTable, canonicalize};
+use crate::config::{Config, Directory, PassOrReject, Route};
+use crate::providers::{ProviderSet, unix_now};
+
+/// What the proxy does with a request's identity.
+#[derive(Debug, Clone)]
+pub enum Handoff {
+    /// Forward as is (after the strip layer): native, anonymous or pass-through.
+    Untouched,
+    /// restgate authenticated it: hand off as this principal.
+    Asserted(Arc<Principal>),
+}
+
+/// Everything the layer needs, built once per config.
+pub struct AuthState {
+    enabled: bool,
+    routes: RouteTable,
+    classifier: Classifier,
+    native: PassOrReject,
+    unknown_bearer: PassOrReject,
+    validator: CachedValidator<ProviderSet>,
+    api_keys: ApiKeys,
+    directory: Directory,
+}
+
+/// Builds [`AuthService`]s.
+#[derive(Clone)]
+pub struct AuthLayer {
+    state: Arc<AuthState>,
+}
+
+// === impl AuthLayer ===
+
+impl AuthLayer {
+    /// The layer for a config, with its provider clients and cache.
+    pub fn new(config: &Config, providers: ProviderSet, cache: CacheLayer) -> Self {
+        let state = AuthState {
+            enabled: config.auth.enabled,
+            routes: RouteTable::new(&config.routes, &config.auth.protected_paths),
+            classifier: Classifier {
+                api_key_prefix: config.auth.api_key_prefix.clone(),
+                api_key_header: config.auth.api_key_header.clone(),
+                session_cookies: config.auth.session_cookies.clone(),
+            },
+            native: config.auth.native,
+            unknown_bearer: config.auth.unknown_bearer,
+            validator: cache.layer(providers),
+            api_keys: ApiKeys::new(&config.api_keys),
+            directory: config.directory.clone(),
+        };
+        AuthLayer { state: Arc::new(state) }
+    }
+}
+
+impl<S> Layer<S> for AuthLayer {
+    type Service = AuthService<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AuthService { inner, state: self.state.clone() }
+    }
+}
+
+/// The authentication service in front of the proxy.
+#[derive(Clone)]
+pub struct AuthService<S> {
+    inner: S,
+    state: Arc<AuthState>,
+}
+
+// === impl AuthService ===
+
+impl<S, B> Service<Request<B>> for AuthService<S>
+where
+    S: Service<Request<B>, Error = GatewayError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    B: Send + 'static,
+{
+    type Response = S::Response;
+    type Error = GatewayError;
+    type Future = Pin<Box<dyn Future<Output = Result<S::Response, GatewayError>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let fresh = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let state = self.state.clone();
+        Box::pin(async move {
+            let next = state.begin(req.method(), req.uri(), req.headers())?;
+            let handoff = state.finish(next).await?;
+            req.extensions_mut().insert(handoff);
+            inner.call(req).await
+        })
+    }
+}
+
+// === impl AuthState ===
+
+impl AuthState {
+    /// Steps 2–5 up to the provider call: everything that reads the request.
+    fn begin(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Next<'_>, GatewayError> {
+        if !self.enabled {
+            return Ok(Next::Done(Handoff::Untouched));
+        }
+        let segments = canonicalize(uri.path()).map_err(GatewayError::BadPath)?;
+        let route = self.routes.lookup(method, &segments);
+        let credential = self.classifier.classify(headers).map_err(GatewayError::MalformedCredential)?;
+        tracing::trace!(credential = %class_name(&credential), protected = route.protected, "Classified");
+        Ok(match credential {
+            Credential::None if route.protected => return Err(GatewayError::MissingCredential),
+            Credential::Native(_) if route.protected && self.native == PassOrReject::Reject => {
+                return Err(GatewayError::NativeRefused);
+            }
+            Credential::None | Credential::Native(_) => Next::Done(Handoff::Untouched),
+            Credential::ApiKey { key, user } => {
+                let principal = self.api_keys.verify(&key.0, user.as_deref(), unix_now()).map_err(|r: KeyRefusal| {
+                    tracing::debug!(reason = ?r, "API key refused");
+                    GatewayError::InvalidApiKey
+                })?;
+                Next::Resolve(principal, route.route)
+            }
+            Credential::Bearer(token) => Next::Validate(token, route.route),
+        })
+    }
+
+    /// Steps 5–6 from the provider call on: validate, map, check the route.
+    async fn finish(&self, next: Next<'_>) -> Result<Handoff, GatewayError> {
+        let (principal, route) = match next {
+            Next::Done(h) => return Ok(h),
+            Next::Resolve(p, route) => (p, route),
+            Next::Validate(token, route) => {
+                let lookup = self.validator.clone().oneshot(token).await.map_err(GatewayError::ProviderUnavailable)?;
+                tracing::trace!(cache = lookup.source.as_str(), "Token looked up");
+                if lookup.source == Source::Stale {
+                    tracing::info!("Serving a stale validation while the providers fail");
+                }
+                match lookup.verdict {
+                    Verdict::Active(p) => (p, route),
+                    Verdict::Refused(_) if self.unknown_bearer == PassOrReject::Pass => return Ok(Handoff::Untouched),
+                    Verdict::Refused(r) => return Err(GatewayError::InvalidToken(r)),
+                }
+            }
+        };
+        let principal = match resolve_directory(&self.directory, &principal) {
+            DirectoryAnswer::Found(user) if user == principal.user => principal,
+            DirectoryAnswer::Found(user) => Arc::new(Principal { user, ..(*principal).clone() }),
+            DirectoryAnswer::Unknown => return Err(GatewayError::UnknownUser),
+        };
+        if let Some(route) = route {
+            check_route(route, &principal)?;
+        }
+        Ok(Handoff::Asserted(principal))
+    }
+}
+
+/// Where [`AuthState::begin`] left a request.
+enum Next<'a> {
+    /// Decided without a provider.
+    Done(Handoff),
+    /// An API key's principal, still to resolve and check.
+    Resolve(Arc<Principal>, Option<&'a Route>),
+    /// A token for the providers.
+    Validate(Token, Option<&'a Route>),
+}
+
+/// SPEC §1 step 6: the route's requirements, checked on every request.
+fn check_route(route: &Route, p: &Principal) -> Result<(), GatewayError> {
+    if !route.allow_providers.is_empty() && !route.allow_providers.iter().any(|n| **n == *p.provider) {
+        return Err(GatewayError::Forbidden("provider_not_allowed"));
+    }
+    if !route.require_audience.is_empty() && !p.audiences.iter().any(|a| route.require_audience.contains(a)) {
+        return Err(GatewayError::Forbidden("audience_not_allowed"));
+    }
+    if !route.require_scopes.iter().all(|s| p.scopes.contains(s)) {
+        return Err(GatewayError::InsufficientScope { required: route.require_scopes.join(" ") });
+    }
+    if !route.allow_users.is_empty() && !route.allow_users.contains(&p.user) {
+        return Err(GatewayError::Forbidden("user_not_allowed"));
+    }
+    Ok(())
+}

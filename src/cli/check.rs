@@ -1,0 +1,92 @@
+//! `restgate check`: validate the config and show what it resolves to.
+
+use std::fmt::Write;
+use std::process::ExitCode;
+
+use super::{ConfigArgs, EXIT_INVALID};
+use crate::config::{Config, Directory, IdentityMode, Validation};
+
+/// Prints every error (exit 1) or the resolved config with secrets redacted.
+pub fn run(args: &ConfigArgs) -> ExitCode {
+    match crate::config::load(&args.config) {
+        Ok(config) => {
+            print!("{}", summary(&config));
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            let n = errors.0.len();
+            eprintln!("{errors}");
+            eprintln!("{n} error{} in {}", if n == 1 { "" } else { "s" }, args.config.display());
+            ExitCode::from(EXIT_INVALID)
+        }
+    }
+}
+
+/// The resolved config in a form ops can read; never a secret.
+pub fn summary(c: &Config) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "{}: OK", c.source.display());
+    let _ = writeln!(s, "listen          {}", c.server.listen);
+    let _ = writeln!(s, "upstream        {}", c.upstream.url);
+    let mode = match c.upstream.identity {
+        IdentityMode::Header => format!("header {}", c.upstream.identity_header),
+        IdentityMode::OAuth1 => "oauth1".to_owned(),
+    };
+    let _ = writeln!(s, "hand-off        {mode}");
+    if let Some(e) = &c.upstream.email_header {
+        let _ = writeln!(s, "email header    {e}");
+    }
+    if let Some((h, secret)) = &c.upstream.shared_secret {
+        let _ = writeln!(s, "shared secret   {h}: {secret}");
+    }
+    let _ = writeln!(s, "auth            {}", if c.auth.enabled { "enabled" } else { "DISABLED (pass-through)" });
+    let protected: Vec<String> = c.auth.protected_paths.iter().map(|p| p.to_string()).collect();
+    let _ = writeln!(s, "protected       {}", protected.join(", "));
+    let _ = writeln!(s, "provider order  {}", c.auth.providers.join(", "));
+    for (name, p) in &c.providers {
+        let (mode, url) = match &p.validation {
+            Validation::Introspection { endpoint, client_auth } => (format!("introspection ({client_auth:?})"), endpoint),
+            Validation::Userinfo { endpoint } => ("userinfo".to_owned(), endpoint),
+        };
+        let _ = writeln!(s, "provider {name}: kind {}, {mode} {url}", p.kind);
+        if let Some(id) = &p.client_id {
+            let secret = p.client_secret.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+            let _ = writeln!(s, "  client        {id} (secret {secret})");
+        }
+        let attrs: Vec<&str> = p.mapping.username.iter().map(|a| a.written.as_str()).collect();
+        let _ = writeln!(s, "  username      {}", attrs.join(" | "));
+        if let Some(sa) = &p.mapping.service_account {
+            let _ = writeln!(s, "  service acct  {sa}");
+        }
+        for (client, user) in &p.mapping.client_accounts {
+            let _ = writeln!(s, "  client acct   {client} -> {user}");
+        }
+        let _ = writeln!(s, "  timeout       {}", humantime::format_duration(p.timeout));
+    }
+    let dir = match &c.directory {
+        Directory::None => "none".to_owned(),
+        Directory::Static { match_field, users } => format!("static, {} entries, by {match_field:?}", users.len()),
+    };
+    let _ = writeln!(s, "directory       {dir}");
+    let _ = writeln!(s, "api keys        {}", c.api_keys.len());
+    let _ = writeln!(
+        s,
+        "cache           {} entries, ttl {}, negative {}, stale-if-error {}",
+        c.cache.max_entries,
+        humantime::format_duration(c.cache.ttl),
+        humantime::format_duration(c.cache.negative_ttl),
+        humantime::format_duration(c.cache.stale_if_error)
+    );
+    for r in &c.routes {
+        let methods = r.methods.as_ref().map(|m| m.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_else(|| "*".into());
+        let _ = writeln!(
+            s,
+            "route {} [{methods}] {}{}{}",
+            r.path,
+            if r.protected { "protected" } else { "pass-through" },
+            if r.require_scopes.is_empty() { String::new() } else { format!(", scopes {}", r.require_scopes.join(" ")) },
+            if r.allow_users.is_empty() { String::new() } else { format!(", users {}", r.allow_users.join(" ")) },
+        );
+    }
+    s
+}

@@ -1,0 +1,271 @@
+//! Typed configuration: what the rest of restgate reads.
+//!
+//! `raw.rs` holds the file as written; `validate.rs` turns it into these types,
+//! reporting every problem at once with file, line and key.
+
+mod locate;
+pub mod raw;
+mod secret;
+mod validate;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use http::{HeaderName, Method};
+
+pub use secret::{Secret, SecretSource};
+pub use validate::{ConfigError, ConfigErrors, directory_key, load, parse};
+
+use crate::auth::route::PathPrefix;
+
+/// The whole configuration, validated.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The file it was read from (for messages).
+    pub source: PathBuf,
+    /// `[server]`
+    pub server: Server,
+    /// `[upstream]`
+    pub upstream: Upstream,
+    /// `[auth]`
+    pub auth: Auth,
+    /// `[cache]`
+    pub cache: Cache,
+    /// `[providers.*]`, by name.
+    pub providers: BTreeMap<String, Arc<Provider>>,
+    /// `[directory]`
+    pub directory: Directory,
+    /// `[[api_keys]]`
+    pub api_keys: Vec<ApiKey>,
+    /// `[[route]]`
+    pub routes: Vec<Route>,
+}
+
+/// `[server]`
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The gateway's listening address.
+    pub listen: SocketAddr,
+    /// The admin listener (health, metrics).
+    pub admin_listen: SocketAddr,
+    /// How long a client may take to send a request head.
+    pub header_read_timeout: Duration,
+    /// Largest request head accepted (bytes); larger gets 431.
+    pub max_header_bytes: usize,
+    /// How long in-flight requests may run after SIGTERM.
+    pub shutdown_timeout: Duration,
+}
+
+/// How an authenticated request is handed to the upstream.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IdentityMode {
+    /// The identity header carries the username.
+    Header,
+    /// OAuth 1.0a two-legged with impersonation (not in this version).
+    OAuth1,
+}
+
+/// `[upstream]`
+#[derive(Debug, Clone)]
+pub struct Upstream {
+    /// Origin of the Atlassian instance (`http://127.0.0.1:8090`).
+    pub url: http::Uri,
+    /// Header carrying the resolved username.
+    pub identity_header: HeaderName,
+    /// Header carrying the email, if configured.
+    pub email_header: Option<HeaderName>,
+    /// Drop `Authorization` from authenticated requests.
+    pub strip_authorization: bool,
+    /// Hand-off mode.
+    pub identity: IdentityMode,
+    /// TCP connect timeout.
+    pub connect_timeout: Duration,
+    /// From request sent to response head.
+    pub response_timeout: Duration,
+    /// A shared secret header and its value, for a header authenticator to check.
+    pub shared_secret: Option<(HeaderName, Secret)>,
+}
+
+/// What to do with a credential class restgate does not validate itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PassOrReject {
+    /// Forward untouched.
+    Pass,
+    /// Refuse with 401 on protected routes.
+    Reject,
+}
+
+/// `[auth]`
+#[derive(Debug, Clone)]
+pub struct Auth {
+    /// `false`: pure pass-through (spoofable headers still stripped).
+    pub enabled: bool,
+    /// Path prefixes protected when no route says otherwise.
+    pub protected_paths: Vec<PathPrefix>,
+    /// Native Atlassian credentials.
+    pub native: PassOrReject,
+    /// Bearer tokens no provider accepts.
+    pub unknown_bearer: PassOrReject,
+    /// Provider names, in the order opaque tokens are tried.
+    pub providers: Vec<String>,
+    /// Header that may carry an API key.
+    pub api_key_header: HeaderName,
+    /// Prefix that marks a credential as a restgate API key.
+    pub api_key_prefix: String,
+    /// `realm` of `WWW-Authenticate`.
+    pub realm: String,
+    /// Cookie names that mark a request as carrying a product session.
+    pub session_cookies: Vec<String>,
+}
+
+/// `[cache]`
+#[derive(Debug, Clone)]
+pub struct Cache {
+    /// Bound on cached tokens.
+    pub max_entries: u64,
+    /// Life of a positive entry (capped by the token's `exp`).
+    pub ttl: Duration,
+    /// Life of a negative entry.
+    pub negative_ttl: Duration,
+    /// How long after its life a positive entry may still serve while providers fail.
+    pub stale_if_error: Duration,
+}
+
+/// How a provider proves a token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Validation {
+    /// RFC 7662 token introspection.
+    Introspection {
+        /// The endpoint.
+        endpoint: reqwest::Url,
+        /// How restgate authenticates itself to it.
+        client_auth: ClientAuth,
+    },
+    /// A userinfo / "who am I" GET with the bearer token.
+    Userinfo {
+        /// The endpoint.
+        endpoint: reqwest::Url,
+    },
+}
+
+/// RFC 6749 §2.3.1 client authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuth {
+    /// HTTP Basic with the form-encoded id and secret.
+    ClientSecretBasic,
+    /// `client_id` and `client_secret` in the form body.
+    ClientSecretPost,
+}
+
+/// How a provider's answer becomes a local user.
+#[derive(Debug, Clone)]
+pub struct Mapping {
+    /// Candidate username attributes, as JSON pointers, first present wins.
+    pub username: Vec<Attr>,
+    /// Candidate email attributes.
+    pub email: Vec<Attr>,
+    /// Lower-case the username.
+    pub lowercase: bool,
+    /// Drop `@domain` from the username.
+    pub strip_domain: bool,
+    /// User for client-credentials tokens with no `client_accounts` entry.
+    pub service_account: Option<String>,
+    /// Client id → user, for client-credentials tokens.
+    pub client_accounts: BTreeMap<String, String>,
+}
+
+/// An attribute path: the configured spelling and its JSON pointer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attr {
+    /// As written in the config (`user.login`, `/user/login`, `emails[0]`).
+    pub written: String,
+    /// RFC 6901 pointer into the provider's JSON answer.
+    pub pointer: String,
+}
+
+/// `[providers.NAME]`
+#[derive(Debug, Clone)]
+pub struct Provider {
+    /// The table name.
+    pub name: Arc<str>,
+    /// The preset (`custom` only in this version).
+    pub kind: String,
+    /// How tokens are checked.
+    pub validation: Validation,
+    /// restgate's client id at the provider.
+    pub client_id: Option<String>,
+    /// restgate's client secret.
+    pub client_secret: Option<Secret>,
+    /// Scope requested by `fetch-token`.
+    pub scope: Option<String>,
+    /// Token endpoint, for `fetch-token`.
+    pub token_endpoint: Option<reqwest::Url>,
+    /// Answer → user.
+    pub mapping: Mapping,
+    /// If set, the token's `aud` must contain one of these.
+    pub allowed_audiences: Vec<String>,
+    /// If set, the token's client must be one of these.
+    pub allowed_clients: Vec<String>,
+    /// Tokens starting with one of these go to this provider only.
+    pub token_prefixes: Vec<String>,
+    /// Per-call timeout.
+    pub timeout: Duration,
+}
+
+/// `[directory]`
+#[derive(Debug, Clone)]
+pub enum Directory {
+    /// The mapped attribute is the username.
+    None,
+    /// A fixed table of username or email → username.
+    Static {
+        /// Which token field is looked up.
+        match_field: MatchField,
+        /// Lookup key (lower-cased for emails) → username.
+        users: BTreeMap<String, String>,
+    },
+}
+
+/// Which field of the token a directory matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MatchField {
+    /// The mapped username.
+    Username,
+    /// The token's email.
+    Email,
+}
+
+/// `[[api_keys]]`
+#[derive(Debug, Clone)]
+pub struct ApiKey {
+    /// A label for logs.
+    pub name: String,
+    /// The user the key acts as.
+    pub user: String,
+    /// SHA-256 of the key.
+    pub hash: [u8; 32],
+    /// Last valid day (UTC), as a Unix time of the end of that day.
+    pub expires: Option<u64>,
+}
+
+/// `[[route]]`
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Whole-segment path prefix.
+    pub path: PathPrefix,
+    /// Methods this route applies to (none: all).
+    pub methods: Option<Vec<Method>>,
+    /// Whether a credential is required.
+    pub protected: bool,
+    /// Scopes the token must all have.
+    pub require_scopes: Vec<String>,
+    /// Users allowed (empty: all).
+    pub allow_users: Vec<String>,
+    /// Providers whose tokens are accepted here (empty: all).
+    pub allow_providers: Vec<String>,
+    /// The token's `aud` must contain one of these (empty: no check).
+    pub require_audience: Vec<String>,
+}

@@ -1,0 +1,334 @@
+//! Validation of the list-like sections: providers, directory, API keys, routes.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use http::Method;
+
+use super::super::locate::KeyPath;
+use super::super::raw::{self, OneOrMany};
+use super::super::*;
+use super::{Cx, resolve};
+
+/// Keys that only presets use: an error with `kind = "custom"`, so nothing is
+/// silently ignored.
+const PRESET_ONLY: &[&str] = &[
+    "issuer", "discovery_url", "tenant", "policy", "realm", "domain", "team_id", "audience",
+    "token_version", "tokeninfo_endpoint", "jwks_uri", "api_url",
+];
+
+impl Cx {
+    pub(super) fn providers(&mut self, value: Option<&toml::Value>, base: &Path) -> BTreeMap<String, Arc<Provider>> {
+        let mut out = BTreeMap::new();
+        let Some(value) = value else { return out };
+        let root = KeyPath::root("providers");
+        let Some(table) = value.as_table() else {
+            self.err(&root, "must be a table of [providers.NAME] tables");
+            return out;
+        };
+        for (name, v) in table {
+            let p = root.key(name);
+            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+                self.err(&p, "provider names use letters, digits, `_` and `-`");
+            }
+            let Some(raw) = self.section::<raw::RawProvider>(&p, v) else { continue };
+            if let Some(provider) = self.provider(&p, name, &raw, base) {
+                out.insert(name.clone(), Arc::new(provider));
+            }
+        }
+        out
+    }
+
+    fn provider(&mut self, p: &KeyPath, name: &str, raw: &raw::RawProvider, base: &Path) -> Option<Provider> {
+        let errors_before = self.errors.len();
+        let kind = match raw.kind.as_deref() {
+            None => {
+                self.err(&p.key("kind"), "missing: \"custom\" (endpoints given explicitly)");
+                return None;
+            }
+            Some("custom") => "custom",
+            Some(other) => {
+                self.not_yet(&p.key("kind"), &format!("the {other:?} preset"));
+                return None;
+            }
+        };
+        let present = preset_keys_present(raw);
+        for key in present {
+            self.err(&p.key(key), format!("not used by kind = {kind:?}: give the endpoints explicitly"));
+        }
+        let client_id = match &raw.client_id {
+            None => None,
+            Some(OneOrMany::One(id)) => Some(id.clone()),
+            Some(OneOrMany::Many(_)) => {
+                self.err(&p.key("client_id"), "one client id (a string) for this kind");
+                None
+            }
+        };
+        let client_secret = self.secret(&p.key("client_secret_env"), raw.client_secret_env.as_ref(), raw.client_secret_file.as_ref(), base);
+        let validation = self.validation(p, raw, client_id.is_some(), client_secret.is_some());
+        let token_endpoint = raw.token_endpoint.as_deref().and_then(|u| self.url(&p.key("token_endpoint"), u));
+        let mapping = self.mapping(p, raw);
+        let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
+        let validation = validation?;
+        (self.errors.len() == errors_before).then(|| Provider {
+            name: Arc::from(name),
+            kind: kind.to_owned(),
+            validation,
+            client_id,
+            client_secret,
+            scope: raw.scope.clone(),
+            token_endpoint,
+            mapping,
+            allowed_audiences: raw.allowed_audiences.clone().unwrap_or_default(),
+            allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
+            token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
+            timeout,
+        })
+    }
+
+    fn validation(&mut self, p: &KeyPath, raw: &raw::RawProvider, has_id: bool, has_secret: bool) -> Option<Validation> {
+        let endpoint = |cx: &mut Cx, key: &str, v: &Option<String>| match v {
+            Some(u) => cx.url(&p.key(key), u),
+            None => {
+                cx.err(&p.key(key), "missing: required by this `validation`");
+                None
+            }
+        };
+        match raw.validation.as_deref() {
+            Some("introspection") => {
+                let client_auth = self.one_of(
+                    &p.key("client_auth"),
+                    raw.client_auth.as_ref(),
+                    &[("client_secret_basic", ClientAuth::ClientSecretBasic), ("client_secret_post", ClientAuth::ClientSecretPost)],
+                );
+                if !has_id {
+                    self.err(&p.key("client_id"), "missing: introspection needs restgate's own client id");
+                }
+                if !has_secret {
+                    self.err(&p.key("client_secret_env"), "missing: introspection needs `client_secret_env` or `client_secret_file`");
+                }
+                let endpoint = endpoint(self, "introspection_endpoint", &raw.introspection_endpoint)?;
+                Some(Validation::Introspection { endpoint, client_auth })
+            }
+            Some("userinfo") => {
+                let endpoint = endpoint(self, "userinfo_endpoint", &raw.userinfo_endpoint)?;
+                Some(Validation::Userinfo { endpoint })
+            }
+            Some("jwt") | Some("vendor") => {
+                self.not_yet(&p.key("validation"), &format!("validation = {:?}", raw.validation.as_deref().unwrap_or_default()));
+                None
+            }
+            Some(other) => {
+                self.err(&p.key("validation"), format!("{other:?} is not one of \"introspection\", \"userinfo\""));
+                None
+            }
+            None => {
+                self.err(&p.key("validation"), "missing: \"introspection\" or \"userinfo\"");
+                None
+            }
+        }
+    }
+
+    fn mapping(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Mapping {
+        let attrs = |cx: &mut Cx, key: &str, v: &Option<OneOrMany>, default: &[&str]| -> Vec<Attr> {
+            let list = v.as_ref().map(OneOrMany::to_vec).unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
+            if list.is_empty() {
+                cx.err(&p.key(key), "give at least one attribute");
+            }
+            list.iter()
+                .filter_map(|a| match crate::auth::identity::parse_attr(a) {
+                    Ok(attr) => Some(attr),
+                    Err(e) => {
+                        cx.err(&p.key(key), format!("{a:?}: {e}"));
+                        None
+                    }
+                })
+                .collect()
+        };
+        let username = attrs(self, "username_attribute", &raw.username_attribute, &["preferred_username", "username"]);
+        let email = attrs(self, "email_attribute", &raw.email_attribute, &["email"]);
+        if let Some(sa) = &raw.service_account {
+            self.username(&p.key("service_account"), sa);
+        }
+        let client_accounts = raw.client_accounts.clone().unwrap_or_default();
+        for (client, user) in &client_accounts {
+            self.username(&p.key("client_accounts").key(client), user);
+        }
+        Mapping {
+            username,
+            email,
+            lowercase: raw.lowercase.unwrap_or(false),
+            strip_domain: raw.strip_domain.unwrap_or(false),
+            service_account: raw.service_account.clone(),
+            client_accounts,
+        }
+    }
+
+    pub(super) fn directory(&mut self, raw: &raw::RawDirectory, base: &Path) -> Directory {
+        let p = KeyPath::root("directory");
+        match raw.kind.as_deref().unwrap_or("none") {
+            "none" => {
+                for (key, set) in [("users", raw.users.is_some()), ("users_file", raw.users_file.is_some()), ("match", raw.match_field.is_some())] {
+                    if set {
+                        self.err(&p.key(key), "only used with kind = \"static\"");
+                    }
+                }
+                Directory::None
+            }
+            "static" => {
+                let match_field = self.one_of(
+                    &p.key("match"),
+                    raw.match_field.as_ref(),
+                    &[("username", MatchField::Username), ("email", MatchField::Email)],
+                );
+                let mut users = BTreeMap::new();
+                for (k, v) in raw.users.iter().flatten() {
+                    if self.username(&p.key("users").key(k), v) {
+                        users.insert(directory_key(match_field, k), v.clone());
+                    }
+                }
+                if let Some(file) = &raw.users_file {
+                    self.users_file(&p.key("users_file"), &resolve(base, file), match_field, &mut users);
+                }
+                if raw.users.is_none() && raw.users_file.is_none() {
+                    self.err(&p.key("users"), "a static directory needs [directory.users] or `users_file`");
+                }
+                Directory::Static { match_field, users }
+            }
+            "atlassian" => {
+                self.not_yet(&p.key("kind"), "the \"atlassian\" directory");
+                Directory::None
+            }
+            other => {
+                self.err(&p.key("kind"), format!("{other:?} is not one of \"none\", \"static\""));
+                Directory::None
+            }
+        }
+    }
+
+    /// A CSV of `key,username` lines; `#` starts a comment.
+    fn users_file(&mut self, p: &KeyPath, file: &str, field: MatchField, users: &mut BTreeMap<String, String>) {
+        let text = match std::fs::read_to_string(file) {
+            Ok(t) => t,
+            Err(e) => return self.err(p, format!("cannot read {file}: {e}")),
+        };
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            match line.split_once(',') {
+                Some((k, v)) if !k.trim().is_empty() && crate::auth::identity::is_valid_username(v.trim()) => {
+                    users.insert(directory_key(field, k.trim()), v.trim().to_owned());
+                }
+                _ => self.err(p, format!("{file}:{}: expected `key,username`", n + 1)),
+            }
+        }
+    }
+
+    pub(super) fn api_keys(&mut self, value: Option<&toml::Value>) -> Vec<ApiKey> {
+        let root = KeyPath::root("api_keys");
+        let Some(list) = value.and_then(|v| self.section::<Vec<toml::Value>>(&root, v)) else { return Vec::new() };
+        let mut out = Vec::new();
+        for (i, v) in list.iter().enumerate() {
+            let p = root.index(i);
+            let Some(raw) = self.section::<raw::RawApiKey>(&p, v) else { continue };
+            let user = match &raw.user {
+                Some(u) if self.username(&p.key("user"), u) => u.clone(),
+                Some(_) => continue,
+                None => {
+                    self.err(&p.key("user"), "missing: the user this key acts as");
+                    continue;
+                }
+            };
+            let Some(hash) = raw.hash.as_deref() else {
+                self.err(&p.key("hash"), "missing: the \"sha256:…\" line printed by `restgate key generate`");
+                continue;
+            };
+            let Some(hash) = parse_sha256(hash) else {
+                self.err(&p.key("hash"), "expected \"sha256:\" and 64 hex digits (never the key itself)");
+                continue;
+            };
+            let expires = match raw.expires.as_deref() {
+                None => None,
+                Some(day) => match humantime::parse_rfc3339(&format!("{day}T23:59:59Z")) {
+                    Ok(t) => Some(t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
+                    Err(_) => {
+                        self.err(&p.key("expires"), format!("{day:?} is not a date; write e.g. \"2027-06-30\""));
+                        continue;
+                    }
+                },
+            };
+            out.push(ApiKey { name: raw.name.unwrap_or_else(|| format!("key-{i}")), user, hash, expires });
+        }
+        out
+    }
+
+    pub(super) fn routes(&mut self, value: Option<&toml::Value>) -> Vec<Route> {
+        let root = KeyPath::root("route");
+        let Some(list) = value.and_then(|v| self.section::<Vec<toml::Value>>(&root, v)) else { return Vec::new() };
+        let mut out = Vec::new();
+        for (i, v) in list.iter().enumerate() {
+            let p = root.index(i);
+            let Some(raw) = self.section::<raw::RawRoute>(&p, v) else { continue };
+            let Some(path) = raw.path.as_deref() else {
+                self.err(&p.key("path"), "missing: the path prefix this route covers");
+                continue;
+            };
+            let Some(path) = self.path_prefix(&p.key("path"), path) else { continue };
+            let methods = raw.methods.as_ref().map(|ms| {
+                ms.iter()
+                    .enumerate()
+                    .filter_map(|(j, m)| match Method::from_str(&m.to_ascii_uppercase()) {
+                        Ok(m) => Some(m),
+                        Err(_) => {
+                            self.err(&p.key("methods").index(j), format!("{m:?} is not an HTTP method"));
+                            None
+                        }
+                    })
+                    .collect()
+            });
+            out.push(Route {
+                path,
+                methods,
+                protected: raw.protected.unwrap_or(true),
+                require_scopes: raw.require_scopes.unwrap_or_default(),
+                allow_users: raw.allow_users.unwrap_or_default(),
+                allow_providers: raw.allow_providers.unwrap_or_default(),
+                require_audience: raw.require_audience.unwrap_or_default(),
+            });
+        }
+        out
+    }
+}
+
+fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+    let set = [
+        raw.issuer.is_some(), raw.discovery_url.is_some(), raw.tenant.is_some(), raw.policy.is_some(),
+        raw.realm.is_some(), raw.domain.is_some(), raw.team_id.is_some(), raw.audience.is_some(),
+        raw.token_version.is_some(), raw.tokeninfo_endpoint.is_some(), raw.jwks_uri.is_some(), raw.api_url.is_some(),
+    ];
+    PRESET_ONLY.iter().zip(set).filter(|(_, s)| *s).map(|(k, _)| *k).collect()
+}
+
+/// Emails match case-insensitively; usernames exactly.
+pub fn directory_key(field: MatchField, key: &str) -> String {
+    match field {
+        MatchField::Email => key.to_ascii_lowercase(),
+        MatchField::Username => key.to_owned(),
+    }
+}
+
+fn parse_sha256(text: &str) -> Option<[u8; 32]> {
+    let hex = text.strip_prefix("sha256:")?;
+    if hex.len() != 64 {
+        return None;
+    }
+    let mut out = [0u8; 32];
+    for (i, byte) in out.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(hex.get(2 * i..2 * i + 2)?, 16).ok()?;
+    }
+    Some(out)
+}

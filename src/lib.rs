@@ -1,0 +1,21 @@
+//! restgate: a REST API authentication gateway for Atlassian Jira, Confluence and
+//! Bitbucket Data Center.
+//!
+//! A request's path through the crate: [`server`] accepts it, [`stack`] runs it
+//! through the layers (strip spoofable headers, error boundary, [`auth`]), and
+//! [`proxy`] forwards it with the identity hand-off. [`providers`] answer
+//! "who is this token?"; [`config`] is the validated TOML file.
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod providers;
+pub mod proxy;
+pub mod server;
+pub mod stack;
+
+use bytes::Bytes;
+use http_body_util::{Either, Full};
+
+/// Response bodies: the upstream's, streamed, or one restgate wrote itself.
+pub type Body = Either<hyper::body::Incoming, Full<Bytes>>;

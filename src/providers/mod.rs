@@ -1,0 +1,260 @@
+//! Token validation by the providers: "who is this?", separate from HTTP serving.
+//!
+//! A provider takes a token and returns its raw answer, or a typed error. The
+//! [`ProviderSet`] routes a token to the right provider(s) and maps the answer to
+//! a [`Verdict`]; it is the tower service the cache layer wraps.
+
+mod introspection;
+mod userinfo;
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Once};
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+
+use crate::auth::credential::Token;
+use crate::auth::identity::{Refusal, Verdict, map_claims};
+use crate::config::{Config, Provider, Validation};
+
+/// Largest provider answer read (bytes).
+const MAX_ANSWER_BYTES: usize = 1 << 20;
+
+/// Why a provider gave no usable answer. Always `503`, never cached.
+#[derive(Debug, thiserror::Error)]
+#[error("provider {provider}: {kind}")]
+pub struct ProviderError {
+    /// The provider's name.
+    pub provider: Arc<str>,
+    /// What went wrong.
+    #[source]
+    pub kind: ProviderErrorKind,
+}
+
+/// What went wrong with a provider call.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderErrorKind {
+    /// No answer within the provider's `timeout`.
+    #[error("timed out")]
+    Timeout,
+    /// Connection refused, reset or a TLS failure.
+    #[error("unreachable")]
+    Unreachable(#[source] reqwest::Error),
+    /// A non-2xx status other than those that mean "inactive".
+    #[error("answered HTTP {0}")]
+    Status(u16),
+    /// 401/403 to restgate's own client authentication: a configuration fault.
+    #[error("refused restgate's client credentials (HTTP {0}); check client_id and the secret")]
+    ClientRejected(u16),
+    /// An answer that is not the documented JSON.
+    #[error("unparsable answer: {0}")]
+    Garbage(&'static str),
+    /// No provider is configured for this token.
+    #[error("no provider is configured")]
+    NoProvider,
+}
+
+impl ProviderError {
+    /// An error of `provider`.
+    pub fn new(provider: &Arc<str>, kind: ProviderErrorKind) -> Self {
+        ProviderError { provider: provider.clone(), kind }
+    }
+
+    /// The HTTP status the provider answered, if that was the problem.
+    pub fn status_label(&self) -> &'static str {
+        match self.kind {
+            ProviderErrorKind::Timeout => "timeout",
+            ProviderErrorKind::Unreachable(_) => "unreachable",
+            ProviderErrorKind::Status(_) => "status",
+            ProviderErrorKind::ClientRejected(_) => "client_rejected",
+            ProviderErrorKind::Garbage(_) => "garbage",
+            ProviderErrorKind::NoProvider => "no_provider",
+        }
+    }
+}
+
+/// A provider's raw answer.
+#[derive(Debug, Clone)]
+pub struct Answer {
+    /// Whether the provider says the token is live.
+    pub active: bool,
+    /// The JSON it answered (for mapping, and for `test-token`).
+    pub claims: Value,
+}
+
+/// One configured provider with its HTTP client.
+#[derive(Debug)]
+pub struct ProviderClient {
+    /// The provider's settings.
+    pub config: Arc<Provider>,
+    http: reqwest::Client,
+}
+
+// === impl ProviderClient ===
+
+impl ProviderClient {
+    /// Asks the provider about a token.
+    pub async fn check(&self, token: &Token) -> Result<Answer, ProviderError> {
+        let result = match &self.config.validation {
+            Validation::Introspection { endpoint, client_auth } => {
+                introspection::check(&self.http, &self.config, endpoint, *client_auth, token).await
+            }
+            Validation::Userinfo { endpoint } => userinfo::check(&self.http, &self.config, endpoint, token).await,
+        };
+        result.map_err(|kind| ProviderError::new(&self.config.name, kind))
+    }
+
+    /// Asks the provider and maps its answer.
+    pub async fn validate(&self, token: &Token) -> Result<Verdict, ProviderError> {
+        let answer = self.check(token).await?;
+        Ok(if answer.active {
+            map_claims(&self.config, &answer.claims, unix_now())
+        } else {
+            Verdict::Refused(Refusal::Inactive)
+        })
+    }
+}
+
+/// The configured providers, in the order tokens are tried.
+#[derive(Debug, Clone)]
+pub struct ProviderSet {
+    inner: Arc<SetInner>,
+}
+
+#[derive(Debug)]
+struct SetInner {
+    /// `auth.providers` order.
+    ordered: Vec<Arc<ProviderClient>>,
+    /// Every provider, for prefix routing.
+    all: Vec<Arc<ProviderClient>>,
+}
+
+// === impl ProviderSet ===
+
+impl ProviderSet {
+    /// Builds the clients for a config.
+    pub fn new(config: &Config) -> Self {
+        let http = http_client();
+        let all: Vec<Arc<ProviderClient>> = config
+            .providers
+            .values()
+            .map(|p| Arc::new(ProviderClient { config: p.clone(), http: http.clone() }))
+            .collect();
+        let ordered = config
+            .auth
+            .providers
+            .iter()
+            .filter_map(|name| all.iter().find(|c| &*c.config.name == name).cloned())
+            .collect();
+        ProviderSet { inner: Arc::new(SetInner { ordered, all }) }
+    }
+
+    /// The providers a token goes to: the one whose prefix it carries (its
+    /// refusal is final), else all of `auth.providers` in order.
+    pub fn candidates(&self, token: &Token) -> &[Arc<ProviderClient>] {
+        let t = token.expose();
+        let by_prefix = self
+            .inner
+            .all
+            .iter()
+            .position(|c| c.config.token_prefixes.iter().any(|p| t.starts_with(p.as_str())));
+        match by_prefix {
+            Some(i) => std::slice::from_ref(&self.inner.all[i]),
+            None => &self.inner.ordered,
+        }
+    }
+
+    /// A provider by name.
+    pub fn get(&self, name: &str) -> Option<&Arc<ProviderClient>> {
+        self.inner.all.iter().find(|c| &*c.config.name == name)
+    }
+
+    /// Validates a token: the first provider that says active wins. If none does
+    /// and one failed, the failure is the answer (fail closed: it might have
+    /// been that provider's token).
+    pub async fn validate(&self, token: Token) -> Result<Verdict, ProviderError> {
+        let mut failure = None;
+        let mut refusal = Refusal::Inactive;
+        for client in self.candidates(&token) {
+            match client.validate(&token).await {
+                Ok(Verdict::Active(p)) => return Ok(Verdict::Active(p)),
+                Ok(Verdict::Refused(r)) => {
+                    // A mapping refusal says more than "inactive" elsewhere.
+                    if r != Refusal::Inactive {
+                        refusal = r;
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(provider = %client.config.name, error = %e, "Provider call failed");
+                    failure.get_or_insert(e);
+                }
+            }
+        }
+        match failure {
+            Some(e) => Err(e),
+            None if self.candidates(&token).is_empty() => {
+                Err(ProviderError::new(&Arc::from("none"), ProviderErrorKind::NoProvider))
+            }
+            None => Ok(Verdict::Refused(refusal)),
+        }
+    }
+}
+
+impl tower_service::Service<Token> for ProviderSet {
+    type Response = Verdict;
+    type Error = ProviderError;
+    type Future = Pin<Box<dyn Future<Output = Result<Verdict, ProviderError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // Per-provider limits live in the providers' HTTP client pools.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, token: Token) -> Self::Future {
+        let this = self.clone();
+        Box::pin(async move { this.validate(token).await })
+    }
+}
+
+/// The shared HTTP client for providers: pooled keep-alive connections, HTTP/2
+/// where the provider offers it by ALPN, system roots.
+pub fn http_client() -> reqwest::Client {
+    static INIT: Once = Once::new();
+    INIT.call_once(|| {
+        // reqwest is built without a bundled crypto provider; use ring's.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+    });
+    reqwest::Client::builder()
+        .pool_idle_timeout(Duration::from_secs(90))
+        .connect_timeout(Duration::from_secs(5))
+        .redirect(reqwest::redirect::Policy::none())
+        .user_agent(concat!("restgate/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .expect("the provider HTTP client builds with static settings")
+}
+
+/// Seconds since the Unix epoch.
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+}
+
+/// Sends a request and reads a bounded JSON object answer.
+async fn send_json(req: reqwest::RequestBuilder) -> Result<(u16, Option<Value>), ProviderErrorKind> {
+    let mut res = req.send().await.map_err(classify_reqwest)?;
+    let status = res.status().as_u16();
+    let mut body = Vec::new();
+    while let Some(chunk) = res.chunk().await.map_err(classify_reqwest)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(ProviderErrorKind::Garbage("answer too large"));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let json = serde_json::from_slice::<Value>(&body).ok().filter(Value::is_object);
+    Ok((status, json))
+}
+
+fn classify_reqwest(e: reqwest::Error) -> ProviderErrorKind {
+    if e.is_timeout() { ProviderErrorKind::Timeout } else { ProviderErrorKind::Unreachable(e.without_url()) }
+}

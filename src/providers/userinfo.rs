@@ -1,0 +1,34 @@
+//! A userinfo / "who am I" endpoint: a GET with the bearer token.
+//!
+//! It proves the token is live, not that it was issued for us: ops bind it with
+//! `allowed_clients` / `allowed_audiences` where the answer says.
+
+use reqwest::header;
+
+use super::{Answer, ProviderErrorKind, send_json};
+use crate::auth::credential::Token;
+use crate::config::Provider;
+
+/// GETs the endpoint with the token. 401/403 mean the token is not usable.
+pub(super) async fn check(
+    http: &reqwest::Client,
+    provider: &Provider,
+    endpoint: &reqwest::Url,
+    token: &Token,
+) -> Result<Answer, ProviderErrorKind> {
+    let req = http
+        .get(endpoint.clone())
+        .timeout(provider.timeout)
+        .header(header::ACCEPT, "application/json")
+        .bearer_auth(token.expose());
+    let (status, json) = send_json(req).await?;
+    match status {
+        200..=299 => {
+            let claims = json.ok_or(ProviderErrorKind::Garbage("not a JSON object"))?;
+            Ok(Answer { active: true, claims })
+        }
+        // RFC 6750 §3.1: invalid_token (401) or insufficient_scope (403).
+        401 | 403 => Ok(Answer { active: false, claims: serde_json::Value::Null }),
+        s => Err(ProviderErrorKind::Status(s)),
+    }
+}

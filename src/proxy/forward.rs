@@ -1,0 +1,165 @@
+//! Forwarding to the upstream: a pooled client, bodies streamed both ways,
+//! upgrades (WebSocket) tunnelled, failures classified as 502 / 504.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::Duration;
+
+use http::header::{self, HeaderValue};
+use http::uri::{Authority, PathAndQuery, Scheme};
+use http::{Request, Response, StatusCode, Uri, Version};
+use http_body_util::Either;
+use hyper::body::Incoming;
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use tower_service::Service;
+
+use super::handoff::HeaderHandoff;
+use super::headers::{remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol};
+use crate::Body;
+use crate::auth::{GatewayError, Handoff};
+use crate::config::Config;
+
+/// The client's address, put in request extensions by the server.
+#[derive(Debug, Clone, Copy)]
+pub struct PeerAddr(pub SocketAddr);
+
+/// The forwarding service at the bottom of the stack.
+#[derive(Clone)]
+pub struct Proxy {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    client: Client<HttpConnector, Incoming>,
+    scheme: Scheme,
+    authority: Authority,
+    response_timeout: Duration,
+    handoff: HeaderHandoff,
+    proto: &'static str,
+}
+
+// === impl Proxy ===
+
+impl Proxy {
+    /// A proxy to `upstream.url` with a keep-alive connection pool.
+    pub fn new(config: &Config) -> Self {
+        let up = &config.upstream;
+        let mut connector = HttpConnector::new();
+        connector.set_connect_timeout(Some(up.connect_timeout));
+        connector.set_nodelay(true);
+        connector.set_keepalive(Some(Duration::from_secs(60)));
+        let client = Client::builder(TokioExecutor::new())
+            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(256)
+            .build(connector);
+        let scheme = up.url.scheme().cloned().unwrap_or(Scheme::HTTP);
+        let authority = up.url.authority().cloned().expect("validated: upstream.url has a host");
+        Proxy {
+            inner: Arc::new(Inner {
+                client,
+                scheme,
+                authority,
+                response_timeout: up.response_timeout,
+                handoff: HeaderHandoff::new(up, &config.auth.api_key_header),
+                proto: "http",
+            }),
+        }
+    }
+}
+
+impl Service<Request<Incoming>> for Proxy {
+    type Response = Response<Body>;
+    type Error = GatewayError;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, GatewayError>> + Send>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        // The pool waits for a connection inside `call`.
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+        let inner = self.inner.clone();
+        Box::pin(async move { inner.forward(req).await })
+    }
+}
+
+// === impl Inner ===
+
+impl Inner {
+    async fn forward(&self, mut req: Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+        let handoff = req.extensions_mut().remove::<Handoff>().unwrap_or(Handoff::Untouched);
+        let peer = req.extensions().get::<PeerAddr>().map(|p| p.0);
+        let upgrade = upgrade_protocol(req.headers());
+        let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
+
+        let (mut parts, body) = req.into_parts();
+        // HTTP/2 carries the host in `:authority`; the upstream speaks HTTP/1.1.
+        if !parts.headers.contains_key(header::HOST) {
+            if let Some(a) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+                parts.headers.insert(header::HOST, a);
+            }
+        }
+        parts.uri = self.upstream_uri(parts.uri.path_and_query())?;
+        parts.version = Version::HTTP_11;
+        remove_hop_by_hop(&mut parts.headers);
+        if let Some(p) = &upgrade {
+            restore_upgrade(&mut parts.headers, p.clone());
+        }
+        set_forwarded(&mut parts.headers, peer, self.proto);
+        self.handoff.apply(&mut parts.headers, &handoff)?;
+
+        let sent = self.client.request(Request::from_parts(parts, body));
+        let mut res = match tokio::time::timeout(self.response_timeout, sent).await {
+            Err(_) => return Err(GatewayError::UpstreamTimeout),
+            Ok(Err(e)) => return Err(GatewayError::UpstreamUnreachable(Box::new(e))),
+            Ok(Ok(res)) => res,
+        };
+
+        let res_upgrade = upgrade_protocol(res.headers());
+        if res.status() == StatusCode::SWITCHING_PROTOCOLS {
+            match (client_upgrade, &res_upgrade) {
+                (Some(client), Some(_)) => tunnel(client, hyper::upgrade::on(&mut res)),
+                _ => return Err(GatewayError::UpstreamUnreachable("upstream switched protocols unasked".into())),
+            }
+        }
+        let (mut parts, body) = res.into_parts();
+        remove_hop_by_hop(&mut parts.headers);
+        if let (StatusCode::SWITCHING_PROTOCOLS, Some(p)) = (parts.status, res_upgrade) {
+            restore_upgrade(&mut parts.headers, p);
+        }
+        self.handoff.apply_response(&mut parts.headers, &handoff);
+        Ok(Response::from_parts(parts, Either::Left(body)))
+    }
+
+    fn upstream_uri(&self, pq: Option<&PathAndQuery>) -> Result<Uri, GatewayError> {
+        Uri::builder()
+            .scheme(self.scheme.clone())
+            .authority(self.authority.clone())
+            .path_and_query(pq.cloned().unwrap_or_else(|| PathAndQuery::from_static("/")))
+            .build()
+            .map_err(|_| GatewayError::Internal("cannot build the upstream URI"))
+    }
+}
+
+/// Copies bytes both ways between the upgraded client and upstream connections.
+fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade) {
+    tokio::spawn(async move {
+        let (client, upstream) = match tokio::join!(client, upstream) {
+            (Ok(c), Ok(u)) => (c, u),
+            (c, u) => {
+                tracing::debug!(client_ok = c.is_ok(), upstream_ok = u.is_ok(), "Upgrade failed");
+                return;
+            }
+        };
+        let (mut c, mut u) = (TokioIo::new(client), TokioIo::new(upstream));
+        match tokio::io::copy_bidirectional(&mut c, &mut u).await {
+            Ok((up, down)) => tracing::debug!(up, down, "Upgraded connection closed"),
+            Err(e) => tracing::debug!(error = %e, "Upgraded connection ended with an error"),
+        }
+    });
+}

@@ -1,0 +1,175 @@
+//! Header rules: hop-by-hop (RFC 9110 §7.6.1), spoofable identity headers
+//! (SPEC §1 step 1), and `X-Forwarded-*`.
+
+use std::net::SocketAddr;
+
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+
+/// Connection-specific headers a proxy must not forward (RFC 9110 §7.6.1), plus
+/// the proxy credentials addressed to this hop (RFC 9110 §11.7).
+static HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("proxy-connection"),
+    HeaderName::from_static("keep-alive"),
+    header::TE,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+    header::PROXY_AUTHORIZATION,
+    header::PROXY_AUTHENTICATE,
+];
+
+/// Names an identity header may not take: HTTP's own and those restgate manages.
+static RESERVED: [HeaderName; 9] = [
+    header::HOST,
+    header::AUTHORIZATION,
+    header::COOKIE,
+    header::SET_COOKIE,
+    header::CONTENT_LENGTH,
+    header::CONTENT_TYPE,
+    HeaderName::from_static("x-forwarded-for"),
+    HeaderName::from_static("x-forwarded-host"),
+    HeaderName::from_static("x-atlassian-token"),
+];
+
+/// Whether a header name is off limits for identity headers.
+pub fn is_reserved(name: &HeaderName) -> bool {
+    HOP_BY_HOP.contains(name) || RESERVED.contains(name) || *name == "x-forwarded-proto"
+}
+
+/// Removes hop-by-hop headers and those named by `Connection`.
+pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    let listed: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for name in listed.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(name);
+    }
+}
+
+/// The `Upgrade` protocol of a request or response that asks for one.
+pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
+    let asks = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
+    asks.then(|| headers.get(header::UPGRADE).cloned()).flatten()
+}
+
+/// Puts back `Connection: upgrade` and `Upgrade` after hop-by-hop removal.
+pub fn restore_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
+    headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    headers.insert(header::UPGRADE, protocol);
+}
+
+/// Sets `X-Forwarded-For` (appended), `-Proto` and `-Host` (replaced).
+pub fn set_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, proto: &'static str) {
+    if let Some(peer) = peer {
+        let ip = peer.ip().to_canonical().to_string();
+        let prior: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
+        let value = if prior.is_empty() { ip } else { format!("{}, {ip}", prior.join(", ")) };
+        if let Ok(v) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+        }
+    }
+    headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static(proto));
+    match headers.get(header::HOST).cloned() {
+        Some(host) => {
+            headers.insert(HeaderName::from_static("x-forwarded-host"), host);
+        }
+        None => {
+            headers.remove("x-forwarded-host");
+        }
+    }
+}
+
+/// The headers a client may never send upstream, matched case-insensitively and
+/// with `_` for `-` (`X_Forwarded_User` reaches CGI-style upstreams as the same
+/// variable).
+#[derive(Debug, Clone)]
+pub struct Spoofable {
+    /// Lower-case, `-`-separated names.
+    names: Vec<String>,
+}
+
+/// Every header with this prefix is restgate's to set.
+const RESERVED_PREFIX: &str = "x-restgate-";
+
+// === impl Spoofable ===
+
+impl Spoofable {
+    /// The set for these configured header names.
+    pub fn new<'a>(names: impl IntoIterator<Item = &'a HeaderName>) -> Self {
+        Spoofable { names: names.into_iter().map(|n| n.as_str().replace('_', "-")).collect() }
+    }
+
+    /// Whether a header name is one of ours, in any spelling.
+    pub fn matches(&self, name: &HeaderName) -> bool {
+        let n = name.as_str().as_bytes();
+        let same = |want: &[u8]| {
+            want.len() == n.len() && n.iter().zip(want).all(|(&a, &b)| a == b || (a == b'_' && b == b'-'))
+        };
+        self.names.iter().any(|w| same(w.as_bytes()))
+            || (n.len() >= RESERVED_PREFIX.len() && same_prefix(n, RESERVED_PREFIX.as_bytes()))
+    }
+
+    /// Removes every spoofable header. Allocates only when there is one.
+    pub fn strip(&self, headers: &mut HeaderMap) {
+        let found: Vec<HeaderName> = headers.keys().filter(|n| self.matches(n)).cloned().collect();
+        for name in found {
+            tracing::debug!(header = %name, "Removed a client-supplied identity header");
+            headers.remove(&name);
+        }
+    }
+}
+
+fn same_prefix(name: &[u8], prefix: &[u8]) -> bool {
+    name.iter().zip(prefix).all(|(&a, &b)| a == b || (a == b'_' && b == b'-'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn spoofable_headers_match_in_any_spelling() {
+        let s = Spoofable::new([&HeaderName::from_static("x-forwarded-user"), &HeaderName::from_static("x-forwarded-email")]);
+        for n in ["x-forwarded-user", "X-Forwarded-User", "X_FORWARDED_USER", "x_forwarded-user", "x-forwarded_email", "x-restgate-anything", "X_Restgate_Secret"] {
+            assert!(s.matches(&HeaderName::from_bytes(n.as_bytes()).unwrap()), "{n}");
+        }
+        for n in ["x-forwarded-users", "x-forwarded-use", "x-forwarded-for", "x-restgat", "authorization"] {
+            assert!(!s.matches(&HeaderName::from_bytes(n.as_bytes()).unwrap()), "{n}");
+        }
+    }
+
+    #[test]
+    fn hop_by_hop_and_connection_listed_headers_are_removed() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Secret-Hop"));
+        h.insert("x-secret-hop", HeaderValue::from_static("1"));
+        h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
+        h.insert(header::TE, HeaderValue::from_static("trailers"));
+        h.insert(header::PROXY_AUTHORIZATION, HeaderValue::from_static("Basic eA=="));
+        h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1);
+        assert!(h.contains_key(header::ACCEPT));
+    }
+
+    #[test]
+    fn forwarded_headers_append_for_and_replace_proto_and_host() {
+        let mut h = HeaderMap::new();
+        h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
+        h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+        h.insert(header::HOST, HeaderValue::from_static("jira.example.com"));
+        set_forwarded(&mut h, Some("127.0.0.1:5555".parse().unwrap()), "http");
+        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "jira.example.com");
+    }
+}

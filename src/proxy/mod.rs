@@ -1,0 +1,9 @@
+//! Forwarding to the Atlassian instance: hop-by-hop rules, `X-Forwarded-*`,
+//! upgrades, and the identity hand-off.
+
+pub mod forward;
+pub mod handoff;
+pub mod headers;
+
+pub use forward::{PeerAddr, Proxy};
+pub use headers::Spoofable;

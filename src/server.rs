@@ -1,0 +1,130 @@
+//! Listeners and connection serving: HTTP/1.1 and HTTP/2 (h2c) on one port,
+//! header limits, graceful shutdown with a drain deadline.
+
+use std::future::Future;
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::{TcpListener, TcpStream};
+use tower::ServiceExt;
+
+use crate::config::Config;
+use crate::proxy::PeerAddr;
+use crate::stack::{self, Gateway};
+
+/// A bound gateway, ready to serve.
+pub struct Server {
+    listener: TcpListener,
+    gateway: Gateway,
+    config: Arc<Config>,
+}
+
+// === impl Server ===
+
+impl Server {
+    /// Binds `server.listen` and builds the stack.
+    pub async fn bind(config: Arc<Config>) -> io::Result<Server> {
+        let listener = TcpListener::bind(config.server.listen).await?;
+        Ok(Server::from_listener(listener, config))
+    }
+
+    /// Serves on an already bound listener (tests bind `127.0.0.1:0` first).
+    pub fn from_listener(listener: TcpListener, config: Arc<Config>) -> Server {
+        let gateway = stack::build(&config);
+        Server { listener, gateway, config }
+    }
+
+    /// The bound address.
+    pub fn local_addr(&self) -> io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    /// The built stack (for cache access).
+    pub fn gateway(&self) -> &Gateway {
+        &self.gateway
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish for
+    /// at most `server.shutdown_timeout`.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+        let server = &self.config.server;
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(server.header_read_timeout)
+            .max_buf_size(server.max_header_bytes);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX));
+        let graceful = GracefulShutdown::new();
+        tokio::pin!(shutdown);
+        loop {
+            tokio::select! {
+                accepted = self.listener.accept() => match accepted {
+                    Ok((stream, peer)) => self.serve(&builder, &graceful, stream, peer),
+                    Err(e) => {
+                        // Out of file descriptors and the like: back off, keep serving.
+                        tracing::warn!(error = %e, "Accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                    }
+                },
+                () = &mut shutdown => break,
+            }
+        }
+        drop(self.listener);
+        tracing::info!(deadline = ?server.shutdown_timeout, "Draining connections");
+        if tokio::time::timeout(server.shutdown_timeout, graceful.shutdown()).await.is_err() {
+            tracing::warn!("Drain deadline passed; closing remaining connections");
+        }
+    }
+
+    fn serve(&self, builder: &auto::Builder<TokioExecutor>, graceful: &GracefulShutdown, stream: TcpStream, peer: SocketAddr) {
+        let _ = stream.set_nodelay(true);
+        let svc = self
+            .gateway
+            .service
+            .clone()
+            .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(PeerAddr(peer));
+                req
+            });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc));
+        let conn = graceful.watch(conn.into_owned());
+        tokio::spawn(async move {
+            if let Err(e) = conn.await {
+                tracing::debug!(error = %e, "Connection ended with an error");
+            }
+        });
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("Shutdown signal received");
+}
