@@ -1,0 +1,408 @@
+//! Test support: a fake identity provider with a call counter, a recording
+//! upstream, and the real gateway stack served in-process. Everything binds
+//! `127.0.0.1:0` before it is used; nothing sleeps for readiness.
+
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ws::{Message, WebSocketUpgrade};
+use axum::extract::{Form, Request, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get, post};
+use bytes::Bytes;
+use futures_util::StreamExt;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpListener;
+
+pub const CLIENT_ID: &str = "restgate-gw";
+pub const CLIENT_SECRET: &str = "s3cr3t-client-value-9f8e7d";
+
+/// Seconds since the epoch.
+pub fn now() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+}
+
+// === FakeIdp ===
+
+/// How the fake provider behaves.
+#[derive(Debug, Clone)]
+pub enum Mode {
+    Normal,
+    Status(u16),
+    Garbage,
+    Delay(Duration),
+}
+
+/// A fake OAuth provider: RFC 7662 introspection and a userinfo endpoint.
+#[derive(Clone)]
+pub struct FakeIdp {
+    pub addr: SocketAddr,
+    state: Arc<IdpState>,
+}
+
+struct IdpState {
+    tokens: Mutex<HashMap<String, Value>>,
+    calls: AtomicUsize,
+    mode: Mutex<Mode>,
+    client_auth: Mutex<Vec<String>>,
+}
+
+impl FakeIdp {
+    pub async fn start() -> FakeIdp {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let state = Arc::new(IdpState {
+            tokens: Mutex::new(HashMap::new()),
+            calls: AtomicUsize::new(0),
+            mode: Mutex::new(Mode::Normal),
+            client_auth: Mutex::new(Vec::new()),
+        });
+        let app = Router::new()
+            .route("/introspect", post(introspect))
+            .route("/userinfo", get(userinfo))
+            .with_state(state.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        FakeIdp { addr, state }
+    }
+
+    /// Registers a token with these claims (`active: true` unless they say).
+    pub fn add_token(&self, token: &str, claims: Value) {
+        let mut c = claims;
+        if c.get("active").is_none() {
+            c["active"] = json!(true);
+        }
+        self.state.tokens.lock().unwrap().insert(token.to_owned(), c);
+    }
+
+    /// An active user token for `user`, expiring in an hour.
+    pub fn add_user(&self, token: &str, user: &str) {
+        self.add_token(token, json!({"username": user, "email": format!("{user}@corp.example"), "scope": "read write", "client_id": "cli-app", "sub": format!("sub-{user}"), "exp": now() + 3600}));
+    }
+
+    pub fn remove_token(&self, token: &str) {
+        self.state.tokens.lock().unwrap().remove(token);
+    }
+
+    pub fn calls(&self) -> usize {
+        self.state.calls.load(Ordering::SeqCst)
+    }
+
+    pub fn set_mode(&self, mode: Mode) {
+        *self.state.mode.lock().unwrap() = mode;
+    }
+
+    /// The client authentication each introspection call carried.
+    pub fn client_auth(&self) -> Vec<String> {
+        self.state.client_auth.lock().unwrap().clone()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+}
+
+async fn misbehave(state: &IdpState) -> Option<Response> {
+    let mode = state.mode.lock().unwrap().clone();
+    match mode {
+        Mode::Normal => None,
+        Mode::Status(s) => Some((StatusCode::from_u16(s).unwrap(), "{\"error\":\"server_error\"}").into_response()),
+        Mode::Garbage => Some((StatusCode::OK, "<html>not json</html>").into_response()),
+        Mode::Delay(d) => {
+            tokio::time::sleep(d).await;
+            None
+        }
+    }
+}
+
+async fn introspect(State(state): State<Arc<IdpState>>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+    state.calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = misbehave(&state).await {
+        return r;
+    }
+    let basic = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let (id, secret) = match basic {
+        Some(b) => {
+            let raw = base64_decode(b.trim_start_matches("Basic "));
+            let (i, s) = raw.split_once(':').unwrap_or_default();
+            state.client_auth.lock().unwrap().push("basic".into());
+            (i.to_owned(), s.to_owned())
+        }
+        None => {
+            state.client_auth.lock().unwrap().push("post".into());
+            (form.get("client_id").cloned().unwrap_or_default(), form.get("client_secret").cloned().unwrap_or_default())
+        }
+    };
+    if id != CLIENT_ID || secret != CLIENT_SECRET {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_client"}))).into_response();
+    }
+    let token = form.get("token").cloned().unwrap_or_default();
+    let answer = state.tokens.lock().unwrap().get(&token).cloned().unwrap_or_else(|| json!({"active": false}));
+    axum::Json(answer).into_response()
+}
+
+async fn userinfo(State(state): State<Arc<IdpState>>, headers: HeaderMap) -> Response {
+    state.calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = misbehave(&state).await {
+        return r;
+    }
+    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default().to_owned();
+    match state.tokens.lock().unwrap().get(&token) {
+        Some(claims) => {
+            let mut c = claims.clone();
+            c.as_object_mut().unwrap().remove("active");
+            axum::Json(c).into_response()
+        }
+        None => (StatusCode::UNAUTHORIZED, [("www-authenticate", "Bearer error=\"invalid_token\"")]).into_response(),
+    }
+}
+
+fn base64_decode(s: &str) -> String {
+    use base64::Engine;
+    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(s).unwrap_or_default()).unwrap_or_default()
+}
+
+// === RecordingUpstream ===
+
+/// What the upstream saw of one request.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: String,
+    pub uri: String,
+    pub headers: HeaderMap,
+    pub body_len: usize,
+}
+
+impl Seen {
+    pub fn header(&self, name: &str) -> Option<String> {
+        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+    }
+
+    /// Every value of every header whose name, with `_` read as `-`, is `name`.
+    pub fn headers_like(&self, name: &str) -> Vec<String> {
+        let want = name.to_ascii_lowercase().replace('_', "-");
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.as_str().replace('_', "-") == want)
+            .map(|(_, v)| String::from_utf8_lossy(v.as_bytes()).into_owned())
+            .collect()
+    }
+}
+
+/// An upstream that records every request and answers like a product would,
+/// including a `Set-Cookie` the gateway must drop on authenticated requests.
+#[derive(Clone)]
+pub struct RecordingUpstream {
+    pub addr: SocketAddr,
+    seen: Arc<Mutex<Vec<Seen>>>,
+}
+
+impl RecordingUpstream {
+    pub async fn start() -> RecordingUpstream {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let app = Router::new()
+            .route("/ws", get(ws_echo))
+            .fallback(any(record))
+            .with_state(seen.clone());
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        RecordingUpstream { addr, seen }
+    }
+
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+
+    pub fn last(&self) -> Seen {
+        self.seen().last().cloned().expect("the upstream saw a request")
+    }
+
+    pub fn count(&self) -> usize {
+        self.seen.lock().unwrap().len()
+    }
+}
+
+async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Response {
+    let (parts, body) = req.into_parts();
+    // Count the body as it streams; never hold it.
+    let mut stream = body.into_data_stream();
+    let mut body_len = 0;
+    while let Some(chunk) = stream.next().await {
+        match chunk {
+            Ok(c) => body_len += c.len(),
+            Err(_) => break,
+        }
+    }
+    let user = parts.headers.get("x-forwarded-user").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    seen.lock().unwrap().push(Seen {
+        method: parts.method.to_string(),
+        uri: parts.uri.to_string(),
+        headers: parts.headers,
+        body_len,
+    });
+    let body = json!({"user": user, "bytes": body_len});
+    (
+        StatusCode::OK,
+        [("set-cookie", "JSESSIONID=upstream-session; Path=/"), ("x-ausername", "whoever")],
+        axum::Json(body),
+    )
+        .into_response()
+}
+
+async fn ws_echo(ws: WebSocketUpgrade) -> Response {
+    ws.on_upgrade(|mut socket| async move {
+        while let Some(Ok(msg)) = socket.recv().await {
+            if let Message::Text(t) = msg {
+                if socket.send(Message::Text(format!("echo: {t}").into())).await.is_err() {
+                    break;
+                }
+            }
+        }
+    })
+}
+
+// === TestGateway ===
+
+/// The real gateway stack on `127.0.0.1:0`, stopped when dropped.
+pub struct TestGateway {
+    pub addr: SocketAddr,
+    pub gateway: restgate::stack::Gateway,
+    _stop: tokio::sync::oneshot::Sender<()>,
+    _dir: tempfile::TempDir,
+}
+
+impl TestGateway {
+    /// Starts a gateway from TOML; `{secret_file}` is replaced by a file holding
+    /// [`CLIENT_SECRET`].
+    pub async fn start(toml: &str) -> TestGateway {
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("client_secret");
+        std::fs::write(&secret, format!("{CLIENT_SECRET}\n")).unwrap();
+        let text = toml.replace("{secret_file}", &secret.display().to_string());
+        let config = restgate::config::parse(&text, &dir.path().join("restgate.toml"))
+            .unwrap_or_else(|e| panic!("test config is invalid:\n{e}"));
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = restgate::server::Server::from_listener(listener, Arc::new(config));
+        let gateway = server.gateway().clone();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        tokio::spawn(server.run(async {
+            let _ = rx.await;
+        }));
+        TestGateway { addr, gateway, _stop: tx, _dir: dir }
+    }
+
+    /// Sends a request with the path exactly as given.
+    pub async fn send(&self, method: &str, path: &str, headers: &[(&str, &str)]) -> TestResponse {
+        send_to(self.addr, method, path, headers, Bytes::new()).await
+    }
+
+    pub async fn get(&self, path: &str, headers: &[(&str, &str)]) -> TestResponse {
+        self.send("GET", path, headers).await
+    }
+
+    pub async fn bearer(&self, path: &str, token: &str) -> TestResponse {
+        self.get(path, &[("authorization", &format!("Bearer {token}"))]).await
+    }
+}
+
+/// A complete response.
+#[derive(Debug)]
+pub struct TestResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+}
+
+impl TestResponse {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body).unwrap_or_else(|_| panic!("not JSON: {:?}", self.body))
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+
+    pub fn error(&self) -> String {
+        self.json()["error"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// Sends one request over HTTP/1.1 with the path untouched by any URL parser.
+pub async fn send_to(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Bytes) -> TestResponse {
+    let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
+    let mut req = http::Request::builder().method(method).uri(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let res = client.request(req.body(Full::new(body)).unwrap()).await.expect("request sent");
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    TestResponse { status, headers, body }
+}
+
+/// Writes raw bytes and returns the raw response (the connection is closed).
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The status code of a raw response.
+pub fn raw_status(response: &str) -> u16 {
+    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+}
+
+/// A config with one introspection provider `idp` and the upstream.
+pub fn config(idp: &FakeIdp, upstream: &RecordingUpstream, extra: &str) -> String {
+    format!(
+        r#"
+[upstream]
+url = "http://{up}"
+
+[auth]
+providers = ["idp"]
+
+[providers.idp]
+kind = "custom"
+validation = "introspection"
+introspection_endpoint = "{intro}"
+client_id = "{CLIENT_ID}"
+client_secret_file = "{{secret_file}}"
+username_attribute = "username"
+service_account = "svc-rest"
+timeout = "2s"
+{extra}
+"#,
+        up = upstream.addr,
+        intro = idp.url("/introspect"),
+    )
+}
+
+/// Fake IdP, recording upstream and a gateway over them.
+pub async fn setup(extra: &str) -> (FakeIdp, RecordingUpstream, TestGateway) {
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    let gw = TestGateway::start(&config(&idp, &up, extra)).await;
+    (idp, up, gw)
+}
+
+/// Whether a path exists (for config files in tests).
+pub fn exists(p: &Path) -> bool {
+    p.exists()
+}
