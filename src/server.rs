@@ -37,7 +37,11 @@ impl Server {
     /// Serves on an already bound listener (tests bind `127.0.0.1:0` first).
     pub fn from_listener(listener: TcpListener, config: Arc<Config>) -> Server {
         let gateway = stack::build(&config);
-        Server { listener, gateway, config }
+        Server {
+            listener,
+            gateway,
+            config,
+        }
     }
 
     /// The bound address.
@@ -81,22 +85,30 @@ impl Server {
         }
         drop(self.listener);
         tracing::info!(deadline = ?server.shutdown_timeout, "Draining connections");
-        if tokio::time::timeout(server.shutdown_timeout, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(server.shutdown_timeout, graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("Drain deadline passed; closing remaining connections");
         }
     }
 
-    fn serve(&self, builder: &auto::Builder<TokioExecutor>, graceful: &GracefulShutdown, stream: TcpStream, peer: SocketAddr) {
+    fn serve(
+        &self,
+        builder: &auto::Builder<TokioExecutor>,
+        graceful: &GracefulShutdown,
+        stream: TcpStream,
+        peer: SocketAddr,
+    ) {
         let _ = stream.set_nodelay(true);
-        let svc = self
-            .gateway
-            .service
-            .clone()
-            .map_request(move |mut req: http::Request<hyper::body::Incoming>| {
+        let svc = self.gateway.service.clone().map_request(
+            move |mut req: http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(PeerAddr(peer));
                 req
-            });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc));
+            },
+        );
+        let conn = builder
+            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc));
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -42,10 +42,14 @@ pub fn build(config: &Config) -> Gateway {
     let service = ServiceBuilder::new()
         // 1. Before anything else, on every route and every outcome: no client
         //    may bring its own identity (SPEC §1 step 1).
-        .layer(StripLayer { spoofable: Arc::new(Spoofable::new(spoofable)) })
+        .layer(StripLayer {
+            spoofable: Arc::new(Spoofable::new(spoofable)),
+        })
         // 2. The one place errors become responses, so every refusal below has
         //    the SPEC §2 shape and passed through the strip above.
-        .layer(ErrorBoundaryLayer { realm: Arc::from(config.auth.realm.as_str()) })
+        .layer(ErrorBoundaryLayer {
+            realm: Arc::from(config.auth.realm.as_str()),
+        })
         // 3. Canonicalise, route, classify, validate (cached), map, check
         //    requirements; the decision travels as a request extension.
         .layer(AuthLayer::new(config, providers, cache.clone()))
@@ -64,7 +68,10 @@ impl<S> Layer<S> for StripLayer {
     type Service = StripSpoofed<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        StripSpoofed { inner, spoofable: self.spoofable.clone() }
+        StripSpoofed {
+            inner,
+            spoofable: self.spoofable.clone(),
+        }
     }
 }
 
@@ -105,7 +112,10 @@ impl<S> Layer<S> for ErrorBoundaryLayer {
     type Service = ErrorBoundary<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ErrorBoundary { inner, realm: self.realm.clone() }
+        ErrorBoundary {
+            inner,
+            realm: self.realm.clone(),
+        }
     }
 }
 
@@ -138,7 +148,10 @@ where
     }
 
     fn call(&mut self, req: Request<Incoming>) -> Self::Future {
-        ErrorFuture { inner: self.inner.call(req), realm: self.realm.clone() }
+        ErrorFuture {
+            inner: self.inner.call(req),
+            realm: self.realm.clone(),
+        }
     }
 }
 

@@ -10,15 +10,27 @@ async fn valid_token_reaches_upstream_as_the_mapped_user() {
     let (idp, up, gw) = setup("").await;
     idp.add_user("tok-alice-1", "alice");
     let res = gw
-        .get("/rest/api/2/myself?expand=groups", &[("authorization", "Bearer tok-alice-1"), ("cookie", "JSESSIONID=client-session")])
+        .get(
+            "/rest/api/2/myself?expand=groups",
+            &[
+                ("authorization", "Bearer tok-alice-1"),
+                ("cookie", "JSESSIONID=client-session"),
+            ],
+        )
         .await;
     assert_eq!(res.status, 200, "{:?}", res.body);
-    assert!(res.header("set-cookie").is_none(), "an API client must not get a product session");
+    assert!(
+        res.header("set-cookie").is_none(),
+        "an API client must not get a product session"
+    );
     let seen = up.last();
     assert_eq!(seen.header("x-forwarded-user").as_deref(), Some("alice"));
     assert_eq!(seen.header("authorization"), None);
     assert_eq!(seen.header("cookie"), None);
-    assert_eq!(seen.header("x-atlassian-token").as_deref(), Some("no-check"));
+    assert_eq!(
+        seen.header("x-atlassian-token").as_deref(),
+        Some("no-check")
+    );
     assert_eq!(seen.uri, "/rest/api/2/myself?expand=groups");
     assert_eq!(seen.header("x-forwarded-for").as_deref(), Some("127.0.0.1"));
     assert_eq!(seen.header("x-forwarded-proto").as_deref(), Some("http"));
@@ -34,7 +46,10 @@ async fn inactive_or_unknown_token_gets_401_invalid_token() {
         let res = gw.bearer("/rest/api/2/myself", token).await;
         assert_eq!(res.status, 401);
         assert_eq!(res.error(), "invalid_token");
-        assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="restgate", error="invalid_token""#));
+        assert_eq!(
+            res.header("www-authenticate"),
+            Some(r#"Bearer realm="restgate", error="invalid_token""#)
+        );
         assert_eq!(res.header("content-type"), Some("application/json"));
     }
     assert_eq!(up.count(), 0);
@@ -46,7 +61,10 @@ async fn no_credential_on_protected_path_gets_401_with_realm_only() {
     let res = gw.get("/rest/api/2/myself", &[]).await;
     assert_eq!(res.status, 401);
     assert_eq!(res.error(), "unauthorized");
-    assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="restgate""#));
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(r#"Bearer realm="restgate""#)
+    );
     // Outside the protected paths anonymous traffic passes (the web UI).
     let res = gw.get("/secure/Dashboard.jspa", &[]).await;
     assert_eq!(res.status, 200);
@@ -64,7 +82,10 @@ async fn malformed_credentials_get_400() {
         &[("authorization", "Bearer tok\"quote")],
         &[("authorization", "Basic !!!notbase64")],
         &[("authorization", "Basic bm9jb2xvbg==")],
-        &[("authorization", "Bearer one"), ("authorization", "Bearer two")],
+        &[
+            ("authorization", "Bearer one"),
+            ("authorization", "Bearer two"),
+        ],
         &[("x-api-key", "")],
     ];
     for headers in cases {
@@ -82,14 +103,26 @@ async fn malformed_credentials_get_400() {
 async fn client_credentials_token_acts_as_the_service_account_or_its_client_account() {
     let extra = "\n[providers.idp.client_accounts]\n\"ci-runner\" = \"svc-ci\"\n";
     let (idp, up, gw) = setup(extra).await;
-    idp.add_token("tok-cc-generic", json!({"client_id": "batch-job", "sub": "batch-job", "scope": "read"}));
-    idp.add_token("tok-cc-ci", json!({"client_id": "ci-runner", "scope": "read"}));
+    idp.add_token(
+        "tok-cc-generic",
+        json!({"client_id": "batch-job", "sub": "batch-job", "scope": "read"}),
+    );
+    idp.add_token(
+        "tok-cc-ci",
+        json!({"client_id": "ci-runner", "scope": "read"}),
+    );
     let res = gw.bearer("/rest/api/2/myself", "tok-cc-generic").await;
     assert_eq!(res.status, 200);
-    assert_eq!(up.last().header("x-forwarded-user").as_deref(), Some("svc-rest"));
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("svc-rest")
+    );
     let res = gw.bearer("/rest/api/2/myself", "tok-cc-ci").await;
     assert_eq!(res.status, 200);
-    assert_eq!(up.last().header("x-forwarded-user").as_deref(), Some("svc-ci"));
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("svc-ci")
+    );
 }
 
 #[tokio::test]
@@ -98,7 +131,10 @@ async fn client_credentials_token_without_any_account_gets_401() {
     let up = RecordingUpstream::start().await;
     let toml = config(&idp, &up, "").replace("service_account = \"svc-rest\"\n", "");
     let gw = TestGateway::start(&toml).await;
-    idp.add_token("tok-cc", json!({"client_id": "batch-job", "sub": "batch-job"}));
+    idp.add_token(
+        "tok-cc",
+        json!({"client_id": "batch-job", "sub": "batch-job"}),
+    );
     let res = gw.bearer("/rest/api/2/myself", "tok-cc").await;
     assert_eq!(res.status, 401);
     assert_eq!(res.error(), "invalid_token");
@@ -110,13 +146,21 @@ async fn username_mapping_follows_paths_strip_domain_and_lowercase() {
     let extra = "strip_domain = true\nlowercase = true\n";
     let idp = FakeIdp::start().await;
     let up = RecordingUpstream::start().await;
-    let toml = config(&idp, &up, extra)
-        .replace("username_attribute = \"username\"", "username_attribute = [\"/ext/upn\", \"user.name\", \"email\"]");
+    let toml = config(&idp, &up, extra).replace(
+        "username_attribute = \"username\"",
+        "username_attribute = [\"/ext/upn\", \"user.name\", \"email\"]",
+    );
     let gw = TestGateway::start(&toml).await;
-    idp.add_token("t1", json!({"ext": {"upn": "Bob.Smith@Corp.Example"}, "sub": "s1"}));
+    idp.add_token(
+        "t1",
+        json!({"ext": {"upn": "Bob.Smith@Corp.Example"}, "sub": "s1"}),
+    );
     idp.add_token("t2", json!({"user": {"name": "carol"}, "sub": "s2"}));
     idp.add_token("t3", json!({"email": "Dave@corp.example", "sub": "s3"}));
-    idp.add_token("t4", json!({"email": "eve@corp.example", "email_verified": false, "sub": "s4"}));
+    idp.add_token(
+        "t4",
+        json!({"email": "eve@corp.example", "email_verified": false, "sub": "s4"}),
+    );
     for (t, want) in [("t1", "bob.smith"), ("t2", "carol"), ("t3", "dave")] {
         let res = gw.bearer("/rest/api/2/myself", t).await;
         assert_eq!(res.status, 200, "{t}");
@@ -155,12 +199,18 @@ username_attribute = "preferred_username"
         idp.url("/userinfo")
     );
     let gw = TestGateway::start(&toml).await;
-    idp.add_token("tok-both", json!({"preferred_username": "frank", "email": "frank@corp.example", "sub": "f"}));
+    idp.add_token(
+        "tok-both",
+        json!({"preferred_username": "frank", "email": "frank@corp.example", "sub": "f"}),
+    );
     let res = gw.bearer("/rest/api/2/myself", "tok-both").await;
     assert_eq!(res.status, 200);
     let seen = up.last();
     assert_eq!(seen.header("x-forwarded-user").as_deref(), Some("frank"));
-    assert_eq!(seen.header("x-forwarded-email").as_deref(), Some("frank@corp.example"));
+    assert_eq!(
+        seen.header("x-forwarded-email").as_deref(),
+        Some("frank@corp.example")
+    );
     assert_eq!(idp.client_auth(), vec!["post"]);
     // Unknown to both: the introspection says inactive, userinfo says 401.
     let res = gw.bearer("/rest/api/2/myself", "tok-nobody").await;
@@ -185,37 +235,79 @@ protected = false
 "#;
     let (idp, up, gw) = setup(extra).await;
     idp.add_user("tok-bob", "bob");
-    let res = gw.send("POST", "/rest/api/2/issue", &[("authorization", "Bearer tok-bob")]).await;
+    let res = gw
+        .send(
+            "POST",
+            "/rest/api/2/issue",
+            &[("authorization", "Bearer tok-bob")],
+        )
+        .await;
     assert_eq!(res.status, 403);
     assert_eq!(res.error(), "insufficient_scope");
-    assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="restgate", error="insufficient_scope", scope="admin""#));
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(r#"Bearer realm="restgate", error="insufficient_scope", scope="admin""#)
+    );
     // GET is not covered by the POST route: the default protected policy applies.
-    assert_eq!(gw.send("GET", "/rest/api/2/issue/1", &[("authorization", "Bearer tok-bob")]).await.status, 200);
+    assert_eq!(
+        gw.send(
+            "GET",
+            "/rest/api/2/issue/1",
+            &[("authorization", "Bearer tok-bob")]
+        )
+        .await
+        .status,
+        200
+    );
     let res = gw.bearer("/rest/api/2/user/alice", "tok-bob").await;
     assert_eq!(res.status, 403);
     assert_eq!(res.error(), "forbidden");
     // A pass-through route forwards anonymous requests, and still validates tokens.
     assert_eq!(gw.get("/rest/api/2/serverInfo", &[]).await.status, 200);
     assert_eq!(up.last().header("x-forwarded-user"), None);
-    assert_eq!(gw.bearer("/rest/api/2/serverInfo", "tok-bob").await.status, 200);
+    assert_eq!(
+        gw.bearer("/rest/api/2/serverInfo", "tok-bob").await.status,
+        200
+    );
     assert_eq!(up.last().header("x-forwarded-user").as_deref(), Some("bob"));
-    assert_eq!(gw.bearer("/rest/api/2/serverInfo", "tok-invalid").await.status, 401);
+    assert_eq!(
+        gw.bearer("/rest/api/2/serverInfo", "tok-invalid")
+            .await
+            .status,
+        401
+    );
 }
 
 #[tokio::test]
 async fn unknown_bearer_pass_forwards_untouched_and_native_reject_refuses() {
     let (idp, up, gw) = setup("").await;
     drop(gw);
-    let toml = config(&idp, &up, "").replace("providers = [\"idp\"]", "providers = [\"idp\"]\nunknown_bearer = \"pass\"\nnative = \"reject\"");
+    let toml = config(&idp, &up, "").replace(
+        "providers = [\"idp\"]",
+        "providers = [\"idp\"]\nunknown_bearer = \"pass\"\nnative = \"reject\"",
+    );
     let gw = TestGateway::start(&toml).await;
-    let res = gw.bearer("/rest/api/2/myself", "tok-some-other-bearer").await;
+    let res = gw
+        .bearer("/rest/api/2/myself", "tok-some-other-bearer")
+        .await;
     assert_eq!(res.status, 200);
     let seen = up.last();
-    assert_eq!(seen.header("authorization").as_deref(), Some("Bearer tok-some-other-bearer"));
+    assert_eq!(
+        seen.header("authorization").as_deref(),
+        Some("Bearer tok-some-other-bearer")
+    );
     assert_eq!(seen.header("x-forwarded-user"), None);
-    let res = gw.get("/rest/api/2/myself", &[("authorization", "Basic YWxpY2U6cGFzcw==")]).await;
+    let res = gw
+        .get(
+            "/rest/api/2/myself",
+            &[("authorization", "Basic YWxpY2U6cGFzcw==")],
+        )
+        .await;
     assert_eq!(res.status, 401);
-    assert_eq!(res.header("www-authenticate"), Some(r#"Bearer realm="restgate""#));
+    assert_eq!(
+        res.header("www-authenticate"),
+        Some(r#"Bearer realm="restgate""#)
+    );
 }
 
 #[tokio::test]
@@ -224,8 +316,14 @@ async fn static_directory_maps_and_refuses_unknown_users() {
     let (idp, up, gw) = setup(extra).await;
     idp.add_user("tok-alice", "alice");
     idp.add_user("tok-zed", "zed");
-    assert_eq!(gw.bearer("/rest/api/2/myself", "tok-alice").await.status, 200);
-    assert_eq!(up.last().header("x-forwarded-user").as_deref(), Some("alice.local"));
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "tok-alice").await.status,
+        200
+    );
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("alice.local")
+    );
     let res = gw.bearer("/rest/api/2/myself", "tok-zed").await;
     assert_eq!(res.status, 403);
     assert_eq!(res.error(), "unknown_user");
@@ -235,15 +333,25 @@ async fn static_directory_maps_and_refuses_unknown_users() {
 async fn api_keys_authenticate_and_never_reach_the_upstream() {
     use sha2::Digest;
     let key = "rgk_0123456789abcdefghijklmnopqrstuv";
-    let hash: String = sha2::Sha256::digest(key.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-    let extra = format!("\n[[api_keys]]\nname = \"ci\"\nuser = \"ci-bot\"\nhash = \"sha256:{hash}\"\n");
+    let hash: String = sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    let extra =
+        format!("\n[[api_keys]]\nname = \"ci\"\nuser = \"ci-bot\"\nhash = \"sha256:{hash}\"\n");
     let (idp, up, gw) = setup(&extra).await;
     for headers in [
         vec![("authorization".to_owned(), format!("Bearer {key}"))],
         vec![("x-api-key".to_owned(), key.to_owned())],
-        vec![("authorization".to_owned(), format!("Basic {}", b64(&format!("ci-bot:{key}"))))],
+        vec![(
+            "authorization".to_owned(),
+            format!("Basic {}", b64(&format!("ci-bot:{key}"))),
+        )],
     ] {
-        let h: Vec<(&str, &str)> = headers.iter().map(|(a, b)| (a.as_str(), b.as_str())).collect();
+        let h: Vec<(&str, &str)> = headers
+            .iter()
+            .map(|(a, b)| (a.as_str(), b.as_str()))
+            .collect();
         let res = gw.get("/rest/api/2/myself", &h).await;
         assert_eq!(res.status, 200, "{h:?}");
         let seen = up.last();
@@ -252,8 +360,16 @@ async fn api_keys_authenticate_and_never_reach_the_upstream() {
         assert_eq!(seen.header("x-api-key"), None);
     }
     let wrong_user = format!("Basic {}", b64(&format!("alice:{key}")));
-    assert_eq!(gw.get("/rest/api/2/myself", &[("authorization", &wrong_user)]).await.status, 401);
-    assert_eq!(gw.bearer("/rest/api/2/myself", "rgk_garbage").await.status, 401);
+    assert_eq!(
+        gw.get("/rest/api/2/myself", &[("authorization", &wrong_user)])
+            .await
+            .status,
+        401
+    );
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "rgk_garbage").await.status,
+        401
+    );
     assert_eq!(idp.calls(), 0, "API keys never reach a provider");
 }
 

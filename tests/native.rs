@@ -30,12 +30,21 @@ async fn native_credentials_pass_through_unchanged() {
     let bearer_dc = format!("Bearer {}", dc_oauth2_token());
     let cases: Vec<Vec<(&str, &str)>> = vec![
         vec![("authorization", &bearer_pat)],
-        vec![("authorization", "Bearer BBDC-NzY1NDMyMTA5ODc2OnJhbmRvbXJhbmRvbXJhbmRvbQ")],
+        vec![(
+            "authorization",
+            "Bearer BBDC-NzY1NDMyMTA5ODc2OnJhbmRvbXJhbmRvbXJhbmRvbQ",
+        )],
         vec![("authorization", &bearer_dc)],
         vec![("authorization", "Basic YWxpY2U6cGFzc3dvcmQ=")],
-        vec![("authorization", "OAuth oauth_consumer_key=\"jira\", oauth_token=\"\", oauth_signature=\"x\"")],
+        vec![(
+            "authorization",
+            "OAuth oauth_consumer_key=\"jira\", oauth_token=\"\", oauth_signature=\"x\"",
+        )],
         vec![("cookie", "JSESSIONID=abc123; atlassian.xsrf.token=xyz")],
-        vec![("cookie", "seraph.rememberme.cookie=rem"), ("x-atlassian-token", "nocheck")],
+        vec![
+            ("cookie", "seraph.rememberme.cookie=rem"),
+            ("x-atlassian-token", "nocheck"),
+        ],
     ];
     for headers in cases {
         let res = gw.get("/rest/api/2/myself?x=1", &headers).await;
@@ -55,7 +64,9 @@ async fn native_credentials_pass_through_unchanged() {
 #[tokio::test]
 async fn a_cookie_that_is_not_a_session_is_no_credential() {
     let (_idp, up, gw) = setup("").await;
-    let res = gw.get("/rest/api/2/myself", &[("cookie", "AWSALB=sticky")]).await;
+    let res = gw
+        .get("/rest/api/2/myself", &[("cookie", "AWSALB=sticky")])
+        .await;
     assert_eq!(res.status, 401);
     assert_eq!(up.count(), 0);
 }

@@ -67,7 +67,9 @@ async fn raw_backslash_and_control_characters_are_refused() {
 #[tokio::test]
 async fn canonical_variants_of_unprotected_paths_pass_as_sent() {
     let (_idp, up, gw) = gateway().await;
-    let res = gw.get("/secure/./Dashboard.jspa;jsessionid=1?a=b", &[]).await;
+    let res = gw
+        .get("/secure/./Dashboard.jspa;jsessionid=1?a=b", &[])
+        .await;
     assert_eq!(res.status, 200);
     // The forwarded path stays exactly as the client sent it.
     assert_eq!(up.last().uri, "/secure/./Dashboard.jspa;jsessionid=1?a=b");

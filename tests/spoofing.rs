@@ -18,9 +18,17 @@ const SPOOFS: &[(&str, &str)] = &[
 ];
 
 fn assert_clean(seen: &Seen) {
-    for name in ["x-forwarded-user", "x-forwarded-email", "x-restgate-secret", "x-restgate-user"] {
+    for name in [
+        "x-forwarded-user",
+        "x-forwarded-email",
+        "x-restgate-secret",
+        "x-restgate-user",
+    ] {
         for v in seen.headers_like(name) {
-            assert!(v != "admin" && v != "admin@corp.example" && v != "guess", "{name}: {v} reached the upstream");
+            assert!(
+                v != "admin" && v != "admin@corp.example" && v != "guess",
+                "{name}: {v} reached the upstream"
+            );
         }
     }
 }
@@ -39,8 +47,14 @@ async fn gateway_with(auth: &str) -> (FakeIdp, RecordingUpstream, TestGateway) {
     let idp = FakeIdp::start().await;
     let up = RecordingUpstream::start().await;
     let toml = config(&idp, &up, "")
-        .replace("[auth]", &format!("[auth]\nprotected_paths = [\"/rest/\"]\n{auth}"))
-        .replace("url = \"http://", "email_header = \"X-Forwarded-Email\"\nurl = \"http://");
+        .replace(
+            "[auth]",
+            &format!("[auth]\nprotected_paths = [\"/rest/\"]\n{auth}"),
+        )
+        .replace(
+            "url = \"http://",
+            "email_header = \"X-Forwarded-Email\"\nurl = \"http://",
+        );
     let gw = TestGateway::start(&toml).await;
     (idp, up, gw)
 }
@@ -49,25 +63,41 @@ async fn gateway_with(auth: &str) -> (FakeIdp, RecordingUpstream, TestGateway) {
 async fn client_supplied_identity_is_replaced_on_protected_routes() {
     let (idp, up, gw) = gateway().await;
     idp.add_user("tok-alice", "alice");
-    let res = gw.get("/rest/api/2/myself", &with_spoofs(&[("authorization", "Bearer tok-alice")])).await;
+    let res = gw
+        .get(
+            "/rest/api/2/myself",
+            &with_spoofs(&[("authorization", "Bearer tok-alice")]),
+        )
+        .await;
     assert_eq!(res.status, 200);
     let seen = up.last();
     assert_clean(&seen);
     assert_eq!(seen.headers_like("x-forwarded-user"), vec!["alice"]);
-    assert_eq!(seen.headers_like("x-forwarded-email"), vec!["alice@corp.example"]);
+    assert_eq!(
+        seen.headers_like("x-forwarded-email"),
+        vec!["alice@corp.example"]
+    );
 }
 
 #[tokio::test]
 async fn client_supplied_identity_is_removed_on_pass_through_and_native_requests() {
     let (_idp, up, gw) = gateway().await;
     // Pass-through path, anonymous.
-    assert_eq!(gw.get("/secure/Dashboard.jspa", &with_spoofs(&[])).await.status, 200);
+    assert_eq!(
+        gw.get("/secure/Dashboard.jspa", &with_spoofs(&[]))
+            .await
+            .status,
+        200
+    );
     assert_clean(&up.last());
     assert!(up.last().headers_like("x-forwarded-user").is_empty());
     // Protected path with native credentials of every kind.
     let natives: &[(&str, &str)] = &[
         ("authorization", "Basic YWxpY2U6cGFzcw=="),
-        ("authorization", "Bearer BBDC-MTIzNDU2Nzg5MDpzZWNyZXRzZWNyZXQ="),
+        (
+            "authorization",
+            "Bearer BBDC-MTIzNDU2Nzg5MDpzZWNyZXRzZWNyZXQ=",
+        ),
         ("authorization", "OAuth oauth_consumer_key=\"x\""),
         ("cookie", "JSESSIONID=abc"),
     ];
@@ -85,8 +115,14 @@ async fn client_supplied_identity_never_passes_on_errors() {
     // No credential, bad token, malformed, bad path: all refused, nothing forwarded.
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
         ("/rest/api/2/myself", with_spoofs(&[])),
-        ("/rest/api/2/myself", with_spoofs(&[("authorization", "Bearer tok-unknown")])),
-        ("/rest/api/2/myself", with_spoofs(&[("authorization", "Bearer")])),
+        (
+            "/rest/api/2/myself",
+            with_spoofs(&[("authorization", "Bearer tok-unknown")]),
+        ),
+        (
+            "/rest/api/2/myself",
+            with_spoofs(&[("authorization", "Bearer")]),
+        ),
         ("/rest%2Fapi/2/myself", with_spoofs(&[])),
     ];
     for (path, headers) in cases {
@@ -100,7 +136,10 @@ async fn client_supplied_identity_never_passes_on_errors() {
 #[tokio::test]
 async fn auth_disabled_still_strips_identity_headers() {
     let (idp, up, gw) = gateway_with("enabled = false").await;
-    assert_eq!(gw.get("/rest/api/2/myself", &with_spoofs(&[])).await.status, 200);
+    assert_eq!(
+        gw.get("/rest/api/2/myself", &with_spoofs(&[])).await.status,
+        200
+    );
     assert_clean(&up.last());
     assert_eq!(idp.calls(), 0);
 }

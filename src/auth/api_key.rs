@@ -53,7 +53,12 @@ impl ApiKeys {
     }
 
     /// Verifies a presented key; `basic_user` is the Basic user name, if any.
-    pub fn verify(&self, presented: &str, basic_user: Option<&str>, now: u64) -> Result<Arc<Principal>, KeyRefusal> {
+    pub fn verify(
+        &self,
+        presented: &str,
+        basic_user: Option<&str>,
+        now: u64,
+    ) -> Result<Arc<Principal>, KeyRefusal> {
         let digest: [u8; 32] = Sha256::digest(presented.as_bytes()).into();
         // Compare against every key, without stopping early.
         let mut found = None;
@@ -83,15 +88,29 @@ mod tests {
     use super::*;
 
     fn key(user: &str, secret: &str, expires: Option<u64>) -> ApiKey {
-        ApiKey { name: "k".into(), user: user.into(), hash: Sha256::digest(secret.as_bytes()).into(), expires }
+        ApiKey {
+            name: "k".into(),
+            user: user.into(),
+            hash: Sha256::digest(secret.as_bytes()).into(),
+            expires,
+        }
     }
 
     #[test]
     fn keys_verify_by_digest_user_and_expiry() {
-        let keys = ApiKeys::new(&[key("ci-bot", "rgk_good", None), key("old", "rgk_old", Some(1000))]);
+        let keys = ApiKeys::new(&[
+            key("ci-bot", "rgk_good", None),
+            key("old", "rgk_old", Some(1000)),
+        ]);
         assert_eq!(keys.verify("rgk_good", None, 5000).unwrap().user, "ci-bot");
-        assert_eq!(keys.verify("rgk_good", Some("ci-bot"), 5000).unwrap().user, "ci-bot");
-        assert_eq!(keys.verify("rgk_good", Some("alice"), 5000), Err(KeyRefusal::WrongUser));
+        assert_eq!(
+            keys.verify("rgk_good", Some("ci-bot"), 5000).unwrap().user,
+            "ci-bot"
+        );
+        assert_eq!(
+            keys.verify("rgk_good", Some("alice"), 5000),
+            Err(KeyRefusal::WrongUser)
+        );
         assert_eq!(keys.verify("rgk_bad", None, 5000), Err(KeyRefusal::Unknown));
         assert_eq!(keys.verify("rgk_old", None, 999).unwrap().user, "old");
         assert_eq!(keys.verify("rgk_old", None, 1001), Err(KeyRefusal::Expired));

@@ -78,7 +78,13 @@ impl Expiry<Key, Entry> for EntryLife {
     fn expire_after_create(&self, _key: &Key, value: &Entry, _now: Instant) -> Option<Duration> {
         Some(value.life)
     }
-    fn expire_after_update(&self, _key: &Key, value: &Entry, _now: Instant, _left: Option<Duration>) -> Option<Duration> {
+    fn expire_after_update(
+        &self,
+        _key: &Key,
+        value: &Entry,
+        _now: Instant,
+        _left: Option<Duration>,
+    ) -> Option<Duration> {
         Some(value.life)
     }
 }
@@ -108,9 +114,19 @@ impl CacheLayer {
             .expire_after(EntryLife)
             .build();
         let stale = (!config.stale_if_error.is_zero()).then(|| {
-            moka::sync::Cache::builder().max_capacity(config.max_entries).expire_after(EntryLife).build()
+            moka::sync::Cache::builder()
+                .max_capacity(config.max_entries)
+                .expire_after(EntryLife)
+                .build()
         });
-        CacheLayer { shared: Arc::new(Shared { hmac, entries, stale, config: config.clone() }) }
+        CacheLayer {
+            shared: Arc::new(Shared {
+                hmac,
+                entries,
+                stale,
+                config: config.clone(),
+            }),
+        }
     }
 
     /// The cache key of a token.
@@ -143,7 +159,10 @@ impl<S> Layer<S> for CacheLayer {
     type Service = CachedValidator<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        CachedValidator { inner, cache: self.clone() }
+        CachedValidator {
+            inner,
+            cache: self.clone(),
+        }
     }
 }
 
@@ -184,7 +203,10 @@ where
         let key = self.cache.key(&token);
         Box::pin(async move {
             if let Some(e) = shared.entries.get(&key).await {
-                return Ok(Lookup { verdict: e.verdict, source: Source::Hit });
+                return Ok(Lookup {
+                    verdict: e.verdict,
+                    source: Source::Hit,
+                });
             }
             let load = async {
                 let verdict = inner.call(token).await?;
@@ -192,15 +214,25 @@ where
             };
             match shared.entries.entry(key).or_try_insert_with(load).await {
                 Ok(entry) => {
-                    let source = if entry.is_fresh() { Source::Miss } else { Source::Coalesced };
+                    let source = if entry.is_fresh() {
+                        Source::Miss
+                    } else {
+                        Source::Coalesced
+                    };
                     let value = entry.into_value();
                     if source == Source::Miss {
                         shared.remember_for_errors(key, &value);
                     }
-                    Ok(Lookup { verdict: value.verdict, source })
+                    Ok(Lookup {
+                        verdict: value.verdict,
+                        source,
+                    })
                 }
                 Err(err) => match shared.stale_answer(&key) {
-                    Some(verdict) => Ok(Lookup { verdict, source: Source::Stale }),
+                    Some(verdict) => Ok(Lookup {
+                        verdict,
+                        source: Source::Stale,
+                    }),
                     None => Err(err),
                 },
             }
@@ -214,7 +246,10 @@ impl Shared {
     fn entry_for(&self, verdict: Verdict) -> Entry {
         let life = match &verdict {
             Verdict::Active(p) => match p.exp {
-                Some(exp) => self.config.ttl.min(Duration::from_secs(exp.saturating_sub(unix_now()))),
+                Some(exp) => self
+                    .config
+                    .ttl
+                    .min(Duration::from_secs(exp.saturating_sub(unix_now()))),
                 None => self.config.ttl,
             },
             Verdict::Refused(_) => self.config.negative_ttl,
@@ -234,7 +269,13 @@ impl Shared {
         if let Some(exp) = p.exp {
             life = life.min(Duration::from_secs(exp.saturating_sub(unix_now())));
         }
-        stale.insert(key, Entry { verdict: entry.verdict.clone(), life });
+        stale.insert(
+            key,
+            Entry {
+                verdict: entry.verdict.clone(),
+                life,
+            },
+        );
     }
 
     fn stale_answer(&self, key: &Key) -> Option<Verdict> {

@@ -24,18 +24,30 @@ impl Token {
     /// A token from a string (CLI, tests).
     pub fn new(token: &str) -> Option<Self> {
         let value = HeaderValue::from_str(token).ok()?;
-        is_b64token(token).then(|| Token { value, start: 0, end: token.len() })
+        is_b64token(token).then(|| Token {
+            value,
+            start: 0,
+            end: token.len(),
+        })
     }
 
     fn from_header(value: &HeaderValue, start: usize, end: usize) -> Self {
         // `HeaderValue` clones share their bytes: no copy of the token.
-        Token { value: value.clone(), start, end }
+        Token {
+            value: value.clone(),
+            start,
+            end,
+        }
     }
 
     /// The token text, for the one place that sends it to a provider.
     pub fn expose(&self) -> &str {
         // Checked to be visible ASCII when classified or built.
-        self.value.to_str().ok().and_then(|s| s.get(self.start..self.end)).unwrap_or("")
+        self.value
+            .to_str()
+            .ok()
+            .and_then(|s| s.get(self.start..self.end))
+            .unwrap_or("")
     }
 }
 
@@ -168,8 +180,13 @@ impl Classifier {
                 return Ok(Credential::ApiKey { key, user: None });
             }
             Authz::Basic { ref password, .. } if password.starts_with(prefix) => {
-                let Authz::Basic { user, password } = authz else { unreachable!("matched above") };
-                return Ok(Credential::ApiKey { key: ApiKeyText(password), user: Some(user) });
+                let Authz::Basic { user, password } = authz else {
+                    unreachable!("matched above")
+                };
+                return Ok(Credential::ApiKey {
+                    key: ApiKeyText(password),
+                    user: Some(user),
+                });
             }
             _ => {}
         }
@@ -184,14 +201,18 @@ impl Classifier {
             Authz::Basic { .. } => Credential::Native(NativeKind::Basic),
             Authz::OAuth => Credential::Native(NativeKind::OAuth1),
             Authz::Other => Credential::Native(NativeKind::OtherScheme),
-            Authz::Absent if self.has_session_cookie(headers) => Credential::Native(NativeKind::SessionCookie),
+            Authz::Absent if self.has_session_cookie(headers) => {
+                Credential::Native(NativeKind::SessionCookie)
+            }
             Authz::Absent => Credential::None,
         })
     }
 
     fn api_key_header(&self, headers: &HeaderMap) -> Result<Option<ApiKeyText>, CredentialError> {
         let mut values = headers.get_all(&self.api_key_header).iter();
-        let Some(v) = values.next() else { return Ok(None) };
+        let Some(v) = values.next() else {
+            return Ok(None);
+        };
         if values.next().is_some() {
             return Err(CredentialError::DuplicateApiKey);
         }
@@ -204,16 +225,21 @@ impl Classifier {
 
     fn has_session_cookie(&self, headers: &HeaderMap) -> bool {
         headers.get_all(header::COOKIE).iter().any(|v| {
-            String::from_utf8_lossy(v.as_bytes()).split(';').any(|pair| {
-                let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
-                self.session_cookies.iter().any(|c| c == name)
-            })
+            String::from_utf8_lossy(v.as_bytes())
+                .split(';')
+                .any(|pair| {
+                    let name = pair.split_once('=').map_or(pair, |(n, _)| n).trim();
+                    self.session_cookies.iter().any(|c| c == name)
+                })
         })
     }
 }
 
 fn token_str(v: &HeaderValue, start: usize, end: usize) -> &str {
-    v.to_str().ok().and_then(|s| s.get(start..end)).unwrap_or("")
+    v.to_str()
+        .ok()
+        .and_then(|s| s.get(start..end))
+        .unwrap_or("")
 }
 
 fn visible_ascii(v: &HeaderValue) -> Result<&str, CredentialError> {
@@ -226,7 +252,9 @@ fn visible_ascii(v: &HeaderValue) -> Result<&str, CredentialError> {
 
 fn parse_authorization(headers: &HeaderMap) -> Result<Authz<'_>, CredentialError> {
     let mut values = headers.get_all(header::AUTHORIZATION).iter();
-    let Some(value) = values.next() else { return Ok(Authz::Absent) };
+    let Some(value) = values.next() else {
+        return Ok(Authz::Absent);
+    };
     if values.next().is_some() {
         return Err(CredentialError::DuplicateAuthorization);
     }
@@ -249,10 +277,15 @@ fn parse_authorization(headers: &HeaderMap) -> Result<Authz<'_>, CredentialError
         return Ok(Authz::Bearer(value, start, end));
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let decoded = STANDARD.decode(rest.trim()).map_err(|_| CredentialError::BadBasic)?;
+        let decoded = STANDARD
+            .decode(rest.trim())
+            .map_err(|_| CredentialError::BadBasic)?;
         let decoded = String::from_utf8(decoded).map_err(|_| CredentialError::BadBasic)?;
         let (user, password) = decoded.split_once(':').ok_or(CredentialError::BadBasic)?;
-        return Ok(Authz::Basic { user: user.to_owned(), password: password.to_owned() });
+        return Ok(Authz::Basic {
+            user: user.to_owned(),
+            password: password.to_owned(),
+        });
     }
     if scheme.eq_ignore_ascii_case("oauth") {
         return Ok(Authz::OAuth);
@@ -264,7 +297,9 @@ fn parse_authorization(headers: &HeaderMap) -> Result<Authz<'_>, CredentialError
 fn is_b64token(t: &str) -> bool {
     let body = t.trim_end_matches('=');
     !body.is_empty()
-        && body.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        && body.bytes().all(|b| {
+            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        })
 }
 
 /// Atlassian-native bearer tokens (atlassian.md §4).
@@ -295,7 +330,9 @@ fn is_personal_access_token(t: &str) -> bool {
 /// An HS256 JWT whose payload holds only `id`: the DC OAuth 2.0 provider's token.
 fn is_dc_oauth2_token(t: &str) -> bool {
     let mut parts = t.split('.');
-    let (Some(h), Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next(), parts.next()) else {
+    let (Some(h), Some(p), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
         return false;
     };
     let json = |s: &str| -> Option<serde_json::Map<String, serde_json::Value>> {

@@ -86,21 +86,91 @@ impl GatewayError {
     fn render(&self) -> Rendered {
         use Challenge as C;
         use GatewayError as E;
-        let r = |status, code, description, challenge| Rendered { status, code, description, challenge };
+        let r = |status, code, description, challenge| Rendered {
+            status,
+            code,
+            description,
+            challenge,
+        };
         match self {
-            E::MissingCredential => r(StatusCode::UNAUTHORIZED, "unauthorized", "authentication required", C::RealmOnly),
-            E::NativeRefused => r(StatusCode::UNAUTHORIZED, "unauthorized", "this credential type is not accepted here", C::RealmOnly),
-            E::MalformedCredential(_) => r(StatusCode::BAD_REQUEST, "invalid_request", "malformed credential", C::Error("invalid_request")),
-            E::BadPath(_) => r(StatusCode::BAD_REQUEST, "invalid_request", "the request path is not acceptable", C::None),
-            E::InvalidToken(_) => r(StatusCode::UNAUTHORIZED, "invalid_token", "the access token is invalid or expired", C::Error("invalid_token")),
-            E::InvalidApiKey => r(StatusCode::UNAUTHORIZED, "invalid_token", "the API key is invalid or expired", C::Error("invalid_token")),
-            E::UnknownUser => r(StatusCode::FORBIDDEN, "unknown_user", "the user is not known to this instance", C::None),
-            E::InsufficientScope { .. } => r(StatusCode::FORBIDDEN, "insufficient_scope", "the token lacks a required scope", C::Scope),
-            E::Forbidden(_) => r(StatusCode::FORBIDDEN, "forbidden", "this identity may not use this route", C::None),
-            E::ProviderUnavailable(_) => r(StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable", "the identity provider could not be reached; retry later", C::None),
-            E::UpstreamUnreachable(_) => r(StatusCode::BAD_GATEWAY, "bad_gateway", "the upstream could not be reached", C::None),
-            E::UpstreamTimeout => r(StatusCode::GATEWAY_TIMEOUT, "gateway_timeout", "the upstream did not answer in time", C::None),
-            E::Internal(_) => r(StatusCode::INTERNAL_SERVER_ERROR, "internal_error", "internal error", C::None),
+            E::MissingCredential => r(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "authentication required",
+                C::RealmOnly,
+            ),
+            E::NativeRefused => r(
+                StatusCode::UNAUTHORIZED,
+                "unauthorized",
+                "this credential type is not accepted here",
+                C::RealmOnly,
+            ),
+            E::MalformedCredential(_) => r(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "malformed credential",
+                C::Error("invalid_request"),
+            ),
+            E::BadPath(_) => r(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request path is not acceptable",
+                C::None,
+            ),
+            E::InvalidToken(_) => r(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the access token is invalid or expired",
+                C::Error("invalid_token"),
+            ),
+            E::InvalidApiKey => r(
+                StatusCode::UNAUTHORIZED,
+                "invalid_token",
+                "the API key is invalid or expired",
+                C::Error("invalid_token"),
+            ),
+            E::UnknownUser => r(
+                StatusCode::FORBIDDEN,
+                "unknown_user",
+                "the user is not known to this instance",
+                C::None,
+            ),
+            E::InsufficientScope { .. } => r(
+                StatusCode::FORBIDDEN,
+                "insufficient_scope",
+                "the token lacks a required scope",
+                C::Scope,
+            ),
+            E::Forbidden(_) => r(
+                StatusCode::FORBIDDEN,
+                "forbidden",
+                "this identity may not use this route",
+                C::None,
+            ),
+            E::ProviderUnavailable(_) => r(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the identity provider could not be reached; retry later",
+                C::None,
+            ),
+            E::UpstreamUnreachable(_) => r(
+                StatusCode::BAD_GATEWAY,
+                "bad_gateway",
+                "the upstream could not be reached",
+                C::None,
+            ),
+            E::UpstreamTimeout => r(
+                StatusCode::GATEWAY_TIMEOUT,
+                "gateway_timeout",
+                "the upstream did not answer in time",
+                C::None,
+            ),
+            E::Internal(_) => r(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "internal_error",
+                "internal error",
+                C::None,
+            ),
         }
     }
 
@@ -125,16 +195,23 @@ impl GatewayError {
         let mut res = Response::new(B::from(Full::new(Bytes::from(body.to_string()))));
         *res.status_mut() = rendered.status;
         let h = res.headers_mut();
-        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         let challenge = match (&rendered.challenge, &self) {
             (Challenge::None, _) => None,
             (Challenge::RealmOnly, _) => Some(format!("Bearer realm=\"{realm}\"")),
-            (Challenge::Error(code), _) => Some(format!("Bearer realm=\"{realm}\", error=\"{code}\"")),
-            (Challenge::Scope, GatewayError::InsufficientScope { required }) => {
-                Some(format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{required}\""))
+            (Challenge::Error(code), _) => {
+                Some(format!("Bearer realm=\"{realm}\", error=\"{code}\""))
             }
-            (Challenge::Scope, _) => Some(format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\"")),
+            (Challenge::Scope, GatewayError::InsufficientScope { required }) => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{required}\""
+            )),
+            (Challenge::Scope, _) => Some(format!(
+                "Bearer realm=\"{realm}\", error=\"insufficient_scope\""
+            )),
         };
         if let Some(v) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             h.insert(header::WWW_AUTHENTICATE, v);
@@ -153,13 +230,18 @@ mod tests {
     /// The `error` code, the challenge and whether `Retry-After` is set.
     fn render(e: GatewayError) -> (String, Option<String>, bool) {
         let res: Response<Full<Bytes>> = e.into_response("restgate");
-        let www = res.headers().get(header::WWW_AUTHENTICATE).map(|v| v.to_str().unwrap().to_owned());
+        let www = res
+            .headers()
+            .get(header::WWW_AUTHENTICATE)
+            .map(|v| v.to_str().unwrap().to_owned());
         let retry = res.headers().contains_key(header::RETRY_AFTER);
         assert_eq!(res.headers()[header::CONTENT_TYPE], "application/json");
-        let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(res.into_body()))
-            .unwrap()
-            .unwrap()
-            .to_bytes();
+        let body = futures_util::FutureExt::now_or_never(http_body_util::BodyExt::collect(
+            res.into_body(),
+        ))
+        .unwrap()
+        .unwrap()
+        .to_bytes();
         let json: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert!(json["error_description"].is_string());
         (json["error"].as_str().unwrap().to_owned(), www, retry)
@@ -168,19 +250,86 @@ mod tests {
     #[test]
     fn every_error_maps_to_its_status_code_and_challenge() {
         use GatewayError as E;
-        let provider = || Arc::new(ProviderError::new(&Arc::from("p"), crate::providers::ProviderErrorKind::Timeout));
+        let provider = || {
+            Arc::new(ProviderError::new(
+                &Arc::from("p"),
+                crate::providers::ProviderErrorKind::Timeout,
+            ))
+        };
         let table: Vec<(E, u16, &str, Option<&str>, bool)> = vec![
-            (E::MissingCredential, 401, "unauthorized", Some(r#"Bearer realm="restgate""#), false),
-            (E::NativeRefused, 401, "unauthorized", Some(r#"Bearer realm="restgate""#), false),
-            (E::MalformedCredential(CredentialError::EmptyBearer), 400, "invalid_request", Some(r#"Bearer realm="restgate", error="invalid_request""#), false),
-            (E::BadPath(PathError::EncodedSlash), 400, "invalid_request", None, false),
-            (E::InvalidToken(Refusal::Inactive), 401, "invalid_token", Some(r#"Bearer realm="restgate", error="invalid_token""#), false),
-            (E::InvalidApiKey, 401, "invalid_token", Some(r#"Bearer realm="restgate", error="invalid_token""#), false),
+            (
+                E::MissingCredential,
+                401,
+                "unauthorized",
+                Some(r#"Bearer realm="restgate""#),
+                false,
+            ),
+            (
+                E::NativeRefused,
+                401,
+                "unauthorized",
+                Some(r#"Bearer realm="restgate""#),
+                false,
+            ),
+            (
+                E::MalformedCredential(CredentialError::EmptyBearer),
+                400,
+                "invalid_request",
+                Some(r#"Bearer realm="restgate", error="invalid_request""#),
+                false,
+            ),
+            (
+                E::BadPath(PathError::EncodedSlash),
+                400,
+                "invalid_request",
+                None,
+                false,
+            ),
+            (
+                E::InvalidToken(Refusal::Inactive),
+                401,
+                "invalid_token",
+                Some(r#"Bearer realm="restgate", error="invalid_token""#),
+                false,
+            ),
+            (
+                E::InvalidApiKey,
+                401,
+                "invalid_token",
+                Some(r#"Bearer realm="restgate", error="invalid_token""#),
+                false,
+            ),
             (E::UnknownUser, 403, "unknown_user", None, false),
-            (E::InsufficientScope { required: "write".into() }, 403, "insufficient_scope", Some(r#"Bearer realm="restgate", error="insufficient_scope", scope="write""#), false),
-            (E::Forbidden("user_not_allowed"), 403, "forbidden", None, false),
-            (E::ProviderUnavailable(provider()), 503, "temporarily_unavailable", None, true),
-            (E::UpstreamUnreachable("refused".into()), 502, "bad_gateway", None, false),
+            (
+                E::InsufficientScope {
+                    required: "write".into(),
+                },
+                403,
+                "insufficient_scope",
+                Some(r#"Bearer realm="restgate", error="insufficient_scope", scope="write""#),
+                false,
+            ),
+            (
+                E::Forbidden("user_not_allowed"),
+                403,
+                "forbidden",
+                None,
+                false,
+            ),
+            (
+                E::ProviderUnavailable(provider()),
+                503,
+                "temporarily_unavailable",
+                None,
+                true,
+            ),
+            (
+                E::UpstreamUnreachable("refused".into()),
+                502,
+                "bad_gateway",
+                None,
+                false,
+            ),
             (E::UpstreamTimeout, 504, "gateway_timeout", None, false),
             (E::Internal("bug"), 500, "internal_error", None, false),
         ];

@@ -96,17 +96,24 @@ fn map_inner(provider: &Provider, claims: &Value, now: u64) -> Result<Principal,
         .find_map(|k| claims.get(*k).and_then(Value::as_str))
         .map(str::to_owned);
     let audiences = strings(claims.get("aud"));
-    if !provider.allowed_audiences.is_empty() && !audiences.iter().any(|a| provider.allowed_audiences.contains(a)) {
+    if !provider.allowed_audiences.is_empty()
+        && !audiences
+            .iter()
+            .any(|a| provider.allowed_audiences.contains(a))
+    {
         return Err(Refusal::WrongAudience);
     }
     if !provider.allowed_clients.is_empty()
-        && !client_id.as_ref().is_some_and(|c| provider.allowed_clients.contains(c))
+        && !client_id
+            .as_ref()
+            .is_some_and(|c| provider.allowed_clients.contains(c))
     {
         return Err(Refusal::WrongClient);
     }
     let m = &provider.mapping;
     let email = first_attr(claims, &m.email).map(|e| e.to_owned());
-    let username = first_attr(claims, &m.username).map(|u| normalise(u, m.strip_domain, m.lowercase));
+    let username =
+        first_attr(claims, &m.username).map(|u| normalise(u, m.strip_domain, m.lowercase));
     let sub = claims.get("sub").and_then(Value::as_str);
     // `kind = "custom"`: `sub == client_id`, or no username but a client id.
     let client_credentials = match (&client_id, sub, &username) {
@@ -116,9 +123,15 @@ fn map_inner(provider: &Provider, claims: &Value, now: u64) -> Result<Principal,
     };
     let user = if client_credentials {
         let client = client_id.as_deref().unwrap_or_default();
-        m.client_accounts.get(client).or(m.service_account.as_ref()).cloned().ok_or(Refusal::NoServiceAccount)?
+        m.client_accounts
+            .get(client)
+            .or(m.service_account.as_ref())
+            .cloned()
+            .ok_or(Refusal::NoServiceAccount)?
     } else {
-        username.filter(|u| is_valid_username(u)).ok_or(Refusal::NoUsername)?
+        username
+            .filter(|u| is_valid_username(u))
+            .ok_or(Refusal::NoUsername)?
     };
     Ok(Principal {
         user,
@@ -141,19 +154,32 @@ fn first_attr<'a>(claims: &'a Value, attrs: &[Attr]) -> Option<&'a str> {
         if unverified && a.pointer.to_ascii_lowercase().contains("email") {
             return None;
         }
-        claims.pointer(&a.pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+        claims
+            .pointer(&a.pointer)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     })
 }
 
 fn normalise(value: &str, strip_domain: bool, lowercase: bool) -> String {
-    let v = if strip_domain { value.rsplit_once('@').map_or(value, |(u, _)| u) } else { value };
-    if lowercase { v.to_lowercase() } else { v.to_owned() }
+    let v = if strip_domain {
+        value.rsplit_once('@').map_or(value, |(u, _)| u)
+    } else {
+        value
+    };
+    if lowercase {
+        v.to_lowercase()
+    } else {
+        v.to_owned()
+    }
 }
 
 /// Seconds as a JSON number or a numeric string (Google sends strings).
 fn number(v: Option<&Value>) -> Option<u64> {
     match v? {
-        Value::Number(n) => n.as_u64().or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
+        Value::Number(n) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 0.0).map(|f| f as u64)),
         Value::String(s) => s.parse().ok(),
         _ => None,
     }
@@ -163,7 +189,11 @@ fn number(v: Option<&Value>) -> Option<u64> {
 fn strings(v: Option<&Value>) -> Vec<String> {
     match v {
         Some(Value::String(s)) => vec![s.clone()],
-        Some(Value::Array(a)) => a.iter().filter_map(Value::as_str).map(str::to_owned).collect(),
+        Some(Value::Array(a)) => a
+            .iter()
+            .filter_map(Value::as_str)
+            .map(str::to_owned)
+            .collect(),
         _ => Vec::new(),
     }
 }
@@ -174,7 +204,12 @@ fn scopes(claims: &Value) -> Vec<String> {
         .iter()
         .find_map(|k| match claims.get(*k) {
             Some(Value::String(s)) => Some(s.split_whitespace().map(str::to_owned).collect()),
-            Some(Value::Array(a)) => Some(a.iter().filter_map(Value::as_str).map(str::to_owned).collect()),
+            Some(Value::Array(a)) => Some(
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect(),
+            ),
             _ => None,
         })
         .unwrap_or_default()
@@ -190,15 +225,23 @@ pub fn is_valid_username(u: &str) -> bool {
 /// dotted path with optional indexes (`user.login`, `emails[0]`).
 pub fn parse_attr(text: &str) -> Result<Attr, String> {
     if text.starts_with('/') {
-        let bad_escape = text.split('~').skip(1).any(|s| !(s.starts_with('0') || s.starts_with('1')));
+        let bad_escape = text
+            .split('~')
+            .skip(1)
+            .any(|s| !(s.starts_with('0') || s.starts_with('1')));
         if bad_escape {
             return Err("`~` in a JSON pointer must be `~0` or `~1`".into());
         }
-        return Ok(Attr { written: text.to_owned(), pointer: text.to_owned() });
+        return Ok(Attr {
+            written: text.to_owned(),
+            pointer: text.to_owned(),
+        });
     }
     let mut pointer = String::new();
     for part in text.split('.') {
-        let (name, indexes) = part.split_once('[').map_or((part, ""), |(n, rest)| (n, rest));
+        let (name, indexes) = part
+            .split_once('[')
+            .map_or((part, ""), |(n, rest)| (n, rest));
         if name.is_empty() {
             return Err("empty name in dotted path (use a JSON pointer for odd keys)".into());
         }
@@ -213,7 +256,10 @@ pub fn parse_attr(text: &str) -> Result<Attr, String> {
             }
         }
     }
-    Ok(Attr { written: text.to_owned(), pointer })
+    Ok(Attr {
+        written: text.to_owned(),
+        pointer,
+    })
 }
 
 /// The outcome of a directory check.

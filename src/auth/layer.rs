@@ -69,7 +69,9 @@ impl AuthLayer {
             api_keys: ApiKeys::new(&config.api_keys),
             directory: config.directory.clone(),
         };
-        AuthLayer { state: Arc::new(state) }
+        AuthLayer {
+            state: Arc::new(state),
+        }
     }
 }
 
@@ -77,7 +79,10 @@ impl<S> Layer<S> for AuthLayer {
     type Service = AuthService<S>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        AuthService { inner, state: self.state.clone() }
+        AuthService {
+            inner,
+            state: self.state.clone(),
+        }
     }
 }
 
@@ -121,13 +126,21 @@ where
 
 impl AuthState {
     /// Steps 2–5 up to the provider call: everything that reads the request.
-    fn begin(&self, method: &Method, uri: &Uri, headers: &HeaderMap) -> Result<Next<'_>, GatewayError> {
+    fn begin(
+        &self,
+        method: &Method,
+        uri: &Uri,
+        headers: &HeaderMap,
+    ) -> Result<Next<'_>, GatewayError> {
         if !self.enabled {
             return Ok(Next::Done(Handoff::Untouched));
         }
         let segments = canonicalize(uri.path()).map_err(GatewayError::BadPath)?;
         let route = self.routes.lookup(method, &segments);
-        let credential = self.classifier.classify(headers).map_err(GatewayError::MalformedCredential)?;
+        let credential = self
+            .classifier
+            .classify(headers)
+            .map_err(GatewayError::MalformedCredential)?;
         tracing::trace!(credential = %class_name(&credential), protected = route.protected, "Classified");
         Ok(match credential {
             Credential::None if route.protected => return Err(GatewayError::MissingCredential),
@@ -136,10 +149,13 @@ impl AuthState {
             }
             Credential::None | Credential::Native(_) => Next::Done(Handoff::Untouched),
             Credential::ApiKey { key, user } => {
-                let principal = self.api_keys.verify(&key.0, user.as_deref(), unix_now()).map_err(|r: KeyRefusal| {
-                    tracing::debug!(reason = ?r, "API key refused");
-                    GatewayError::InvalidApiKey
-                })?;
+                let principal = self
+                    .api_keys
+                    .verify(&key.0, user.as_deref(), unix_now())
+                    .map_err(|r: KeyRefusal| {
+                        tracing::debug!(reason = ?r, "API key refused");
+                        GatewayError::InvalidApiKey
+                    })?;
                 Next::Resolve(principal, route.route)
             }
             Credential::Bearer(token) => Next::Validate(token, route.route),
@@ -152,21 +168,31 @@ impl AuthState {
             Next::Done(h) => return Ok(h),
             Next::Resolve(p, route) => (p, route),
             Next::Validate(token, route) => {
-                let lookup = self.validator.clone().oneshot(token).await.map_err(GatewayError::ProviderUnavailable)?;
+                let lookup = self
+                    .validator
+                    .clone()
+                    .oneshot(token)
+                    .await
+                    .map_err(GatewayError::ProviderUnavailable)?;
                 tracing::trace!(cache = lookup.source.as_str(), "Token looked up");
                 if lookup.source == Source::Stale {
                     tracing::info!("Serving a stale validation while the providers fail");
                 }
                 match lookup.verdict {
                     Verdict::Active(p) => (p, route),
-                    Verdict::Refused(_) if self.unknown_bearer == PassOrReject::Pass => return Ok(Handoff::Untouched),
+                    Verdict::Refused(_) if self.unknown_bearer == PassOrReject::Pass => {
+                        return Ok(Handoff::Untouched);
+                    }
                     Verdict::Refused(r) => return Err(GatewayError::InvalidToken(r)),
                 }
             }
         };
         let principal = match resolve_directory(&self.directory, &principal) {
             DirectoryAnswer::Found(user) if user == principal.user => principal,
-            DirectoryAnswer::Found(user) => Arc::new(Principal { user, ..(*principal).clone() }),
+            DirectoryAnswer::Found(user) => Arc::new(Principal {
+                user,
+                ..(*principal).clone()
+            }),
             DirectoryAnswer::Unknown => return Err(GatewayError::UnknownUser),
         };
         if let Some(route) = route {
@@ -188,14 +214,23 @@ enum Next<'a> {
 
 /// SPEC §1 step 6: the route's requirements, checked on every request.
 fn check_route(route: &Route, p: &Principal) -> Result<(), GatewayError> {
-    if !route.allow_providers.is_empty() && !route.allow_providers.iter().any(|n| **n == *p.provider) {
+    if !route.allow_providers.is_empty()
+        && !route.allow_providers.iter().any(|n| **n == *p.provider)
+    {
         return Err(GatewayError::Forbidden("provider_not_allowed"));
     }
-    if !route.require_audience.is_empty() && !p.audiences.iter().any(|a| route.require_audience.contains(a)) {
+    if !route.require_audience.is_empty()
+        && !p
+            .audiences
+            .iter()
+            .any(|a| route.require_audience.contains(a))
+    {
         return Err(GatewayError::Forbidden("audience_not_allowed"));
     }
     if !route.require_scopes.iter().all(|s| p.scopes.contains(s)) {
-        return Err(GatewayError::InsufficientScope { required: route.require_scopes.join(" ") });
+        return Err(GatewayError::InsufficientScope {
+            required: route.require_scopes.join(" "),
+        });
     }
     if !route.allow_users.is_empty() && !route.allow_users.contains(&p.user) {
         return Err(GatewayError::Forbidden("user_not_allowed"));

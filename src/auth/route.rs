@@ -92,7 +92,9 @@ fn decode_segment(raw: &str) -> Result<Cow<'_, str>, PathError> {
         }
         i += 3;
     }
-    String::from_utf8(out).map(Cow::Owned).map_err(|_| PathError::NotUtf8)
+    String::from_utf8(out)
+        .map(Cow::Owned)
+        .map_err(|_| PathError::NotUtf8)
 }
 
 fn hex_val(b: u8) -> Result<u8, PathError> {
@@ -116,7 +118,10 @@ pub struct PathPrefix {
 impl PathPrefix {
     /// Parses a prefix from the config; it must canonicalise.
     pub fn parse(text: &str) -> Result<Self, PathError> {
-        let segments = canonicalize(text)?.into_iter().map(Cow::into_owned).collect();
+        let segments = canonicalize(text)?
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect();
         Ok(PathPrefix { segments })
     }
 
@@ -162,7 +167,10 @@ impl RouteTable {
         let mut routes = routes.to_vec();
         // Stable: among equal depths, the order of the file decides.
         routes.sort_by_key(|r| std::cmp::Reverse(r.path.depth()));
-        RouteTable { routes, protected: protected.to_vec() }
+        RouteTable {
+            routes,
+            protected: protected.to_vec(),
+        }
     }
 
     /// The longest matching route for the method, else the default.
@@ -171,8 +179,14 @@ impl RouteTable {
             r.path.covers(path) && r.methods.as_ref().is_none_or(|ms| ms.contains(method))
         });
         match route {
-            Some(r) => RouteMatch { protected: r.protected, route: Some(r) },
-            None => RouteMatch { protected: self.protected.iter().any(|p| p.covers(path)), route: None },
+            Some(r) => RouteMatch {
+                protected: r.protected,
+                route: Some(r),
+            },
+            None => RouteMatch {
+                protected: self.protected.iter().any(|p| p.covers(path)),
+                route: None,
+            },
         }
     }
 }
@@ -240,7 +254,11 @@ mod tests {
         assert!(covers("/rest/api/2/issue/10001"));
         assert!(!covers("/rest/api/2/issuetype"));
         assert!(!covers("/rest/api/2"));
-        assert!(PathPrefix::parse("/").unwrap().covers(&canonicalize("/anything").unwrap()));
+        assert!(
+            PathPrefix::parse("/")
+                .unwrap()
+                .covers(&canonicalize("/anything").unwrap())
+        );
         assert_eq!(PathPrefix::parse("/rest/").unwrap().to_string(), "/rest");
     }
 

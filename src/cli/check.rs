@@ -16,7 +16,11 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
         Err(errors) => {
             let n = errors.0.len();
             eprintln!("{errors}");
-            eprintln!("{n} error{} in {}", if n == 1 { "" } else { "s" }, args.config.display());
+            eprintln!(
+                "{n} error{} in {}",
+                if n == 1 { "" } else { "s" },
+                args.config.display()
+            );
             ExitCode::from(EXIT_INVALID)
         }
     }
@@ -39,21 +43,46 @@ pub fn summary(c: &Config) -> String {
     if let Some((h, secret)) = &c.upstream.shared_secret {
         let _ = writeln!(s, "shared secret   {h}: {secret}");
     }
-    let _ = writeln!(s, "auth            {}", if c.auth.enabled { "enabled" } else { "DISABLED (pass-through)" });
-    let protected: Vec<String> = c.auth.protected_paths.iter().map(|p| p.to_string()).collect();
+    let _ = writeln!(
+        s,
+        "auth            {}",
+        if c.auth.enabled {
+            "enabled"
+        } else {
+            "DISABLED (pass-through)"
+        }
+    );
+    let protected: Vec<String> = c
+        .auth
+        .protected_paths
+        .iter()
+        .map(|p| p.to_string())
+        .collect();
     let _ = writeln!(s, "protected       {}", protected.join(", "));
     let _ = writeln!(s, "provider order  {}", c.auth.providers.join(", "));
     for (name, p) in &c.providers {
         let (mode, url) = match &p.validation {
-            Validation::Introspection { endpoint, client_auth } => (format!("introspection ({client_auth:?})"), endpoint),
+            Validation::Introspection {
+                endpoint,
+                client_auth,
+            } => (format!("introspection ({client_auth:?})"), endpoint),
             Validation::Userinfo { endpoint } => ("userinfo".to_owned(), endpoint),
         };
         let _ = writeln!(s, "provider {name}: kind {}, {mode} {url}", p.kind);
         if let Some(id) = &p.client_id {
-            let secret = p.client_secret.as_ref().map(|s| s.to_string()).unwrap_or_else(|| "none".into());
+            let secret = p
+                .client_secret
+                .as_ref()
+                .map(|s| s.to_string())
+                .unwrap_or_else(|| "none".into());
             let _ = writeln!(s, "  client        {id} (secret {secret})");
         }
-        let attrs: Vec<&str> = p.mapping.username.iter().map(|a| a.written.as_str()).collect();
+        let attrs: Vec<&str> = p
+            .mapping
+            .username
+            .iter()
+            .map(|a| a.written.as_str())
+            .collect();
         let _ = writeln!(s, "  username      {}", attrs.join(" | "));
         if let Some(sa) = &p.mapping.service_account {
             let _ = writeln!(s, "  service acct  {sa}");
@@ -61,11 +90,17 @@ pub fn summary(c: &Config) -> String {
         for (client, user) in &p.mapping.client_accounts {
             let _ = writeln!(s, "  client acct   {client} -> {user}");
         }
-        let _ = writeln!(s, "  timeout       {}", humantime::format_duration(p.timeout));
+        let _ = writeln!(
+            s,
+            "  timeout       {}",
+            humantime::format_duration(p.timeout)
+        );
     }
     let dir = match &c.directory {
         Directory::None => "none".to_owned(),
-        Directory::Static { match_field, users } => format!("static, {} entries, by {match_field:?}", users.len()),
+        Directory::Static { match_field, users } => {
+            format!("static, {} entries, by {match_field:?}", users.len())
+        }
     };
     let _ = writeln!(s, "directory       {dir}");
     let _ = writeln!(s, "api keys        {}", c.api_keys.len());
@@ -78,14 +113,30 @@ pub fn summary(c: &Config) -> String {
         humantime::format_duration(c.cache.stale_if_error)
     );
     for r in &c.routes {
-        let methods = r.methods.as_ref().map(|m| m.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(",")).unwrap_or_else(|| "*".into());
+        let methods = r
+            .methods
+            .as_ref()
+            .map(|m| m.iter().map(|m| m.as_str()).collect::<Vec<_>>().join(","))
+            .unwrap_or_else(|| "*".into());
         let _ = writeln!(
             s,
             "route {} [{methods}] {}{}{}",
             r.path,
-            if r.protected { "protected" } else { "pass-through" },
-            if r.require_scopes.is_empty() { String::new() } else { format!(", scopes {}", r.require_scopes.join(" ")) },
-            if r.allow_users.is_empty() { String::new() } else { format!(", users {}", r.allow_users.join(" ")) },
+            if r.protected {
+                "protected"
+            } else {
+                "pass-through"
+            },
+            if r.require_scopes.is_empty() {
+                String::new()
+            } else {
+                format!(", scopes {}", r.require_scopes.join(" "))
+            },
+            if r.allow_users.is_empty() {
+                String::new()
+            } else {
+                format!(", users {}", r.allow_users.join(" "))
+            },
         );
     }
     s

@@ -35,7 +35,12 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct ConfigArgs {
     /// The config file.
-    #[arg(long, short, env = "RESTGATE_CONFIG", default_value = "/etc/restgate/restgate.toml")]
+    #[arg(
+        long,
+        short,
+        env = "RESTGATE_CONFIG",
+        default_value = "/etc/restgate/restgate.toml"
+    )]
     pub config: PathBuf,
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]

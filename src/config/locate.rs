@@ -45,7 +45,8 @@ impl std::fmt::Display for KeyPath {
             match step {
                 Step::Key(k) => {
                     let bare = !k.is_empty()
-                        && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
+                        && k.bytes()
+                            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-');
                     let sep = if i == 0 { "" } else { "." };
                     if bare {
                         write!(f, "{sep}{k}")?;

@@ -17,14 +17,27 @@ pub(super) async fn check(
     token: &Token,
 ) -> Result<Answer, ProviderErrorKind> {
     let id = provider.client_id.as_deref().unwrap_or_default();
-    let secret = provider.client_secret.as_ref().map(|s| s.expose()).unwrap_or_default();
-    let mut form: Vec<(&str, &str)> = vec![("token", token.expose()), ("token_type_hint", "access_token")];
-    let mut req = http.post(endpoint.clone()).timeout(provider.timeout).header(header::ACCEPT, "application/json");
+    let secret = provider
+        .client_secret
+        .as_ref()
+        .map(|s| s.expose())
+        .unwrap_or_default();
+    let mut form: Vec<(&str, &str)> = vec![
+        ("token", token.expose()),
+        ("token_type_hint", "access_token"),
+    ];
+    let mut req = http
+        .post(endpoint.clone())
+        .timeout(provider.timeout)
+        .header(header::ACCEPT, "application/json");
     match client_auth {
         ClientAuth::ClientSecretBasic => {
             // RFC 6749 §2.3.1: id and secret are form-encoded before Basic.
             let pair = format!("{}:{}", form_encode(id), form_encode(secret));
-            req = req.header(header::AUTHORIZATION, format!("Basic {}", STANDARD.encode(pair)));
+            req = req.header(
+                header::AUTHORIZATION,
+                format!("Basic {}", STANDARD.encode(pair)),
+            );
         }
         ClientAuth::ClientSecretPost => {
             form.push(("client_id", id));
@@ -39,7 +52,10 @@ pub(super) async fn check(
     }
     let claims = json.ok_or(ProviderErrorKind::Garbage("not a JSON object"))?;
     // RFC 7662 §2.2: `active` is REQUIRED and boolean.
-    let active = claims.get("active").and_then(|a| a.as_bool()).ok_or(ProviderErrorKind::Garbage("no boolean `active`"))?;
+    let active = claims
+        .get("active")
+        .and_then(|a| a.as_bool())
+        .ok_or(ProviderErrorKind::Garbage("no boolean `active`"))?;
     Ok(Answer { active, claims })
 }
 

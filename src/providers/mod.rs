@@ -59,7 +59,10 @@ pub enum ProviderErrorKind {
 impl ProviderError {
     /// An error of `provider`.
     pub fn new(provider: &Arc<str>, kind: ProviderErrorKind) -> Self {
-        ProviderError { provider: provider.clone(), kind }
+        ProviderError {
+            provider: provider.clone(),
+            kind,
+        }
     }
 
     /// The HTTP status the provider answered, if that was the problem.
@@ -98,10 +101,15 @@ impl ProviderClient {
     /// Asks the provider about a token.
     pub async fn check(&self, token: &Token) -> Result<Answer, ProviderError> {
         let result = match &self.config.validation {
-            Validation::Introspection { endpoint, client_auth } => {
+            Validation::Introspection {
+                endpoint,
+                client_auth,
+            } => {
                 introspection::check(&self.http, &self.config, endpoint, *client_auth, token).await
             }
-            Validation::Userinfo { endpoint } => userinfo::check(&self.http, &self.config, endpoint, token).await,
+            Validation::Userinfo { endpoint } => {
+                userinfo::check(&self.http, &self.config, endpoint, token).await
+            }
         };
         result.map_err(|kind| ProviderError::new(&self.config.name, kind))
     }
@@ -140,7 +148,12 @@ impl ProviderSet {
         let all: Vec<Arc<ProviderClient>> = config
             .providers
             .values()
-            .map(|p| Arc::new(ProviderClient { config: p.clone(), http: http.clone() }))
+            .map(|p| {
+                Arc::new(ProviderClient {
+                    config: p.clone(),
+                    http: http.clone(),
+                })
+            })
             .collect();
         let ordered = config
             .auth
@@ -148,18 +161,21 @@ impl ProviderSet {
             .iter()
             .filter_map(|name| all.iter().find(|c| &*c.config.name == name).cloned())
             .collect();
-        ProviderSet { inner: Arc::new(SetInner { ordered, all }) }
+        ProviderSet {
+            inner: Arc::new(SetInner { ordered, all }),
+        }
     }
 
     /// The providers a token goes to: the one whose prefix it carries (its
     /// refusal is final), else all of `auth.providers` in order.
     pub fn candidates(&self, token: &Token) -> &[Arc<ProviderClient>] {
         let t = token.expose();
-        let by_prefix = self
-            .inner
-            .all
-            .iter()
-            .position(|c| c.config.token_prefixes.iter().any(|p| t.starts_with(p.as_str())));
+        let by_prefix = self.inner.all.iter().position(|c| {
+            c.config
+                .token_prefixes
+                .iter()
+                .any(|p| t.starts_with(p.as_str()))
+        });
         match by_prefix {
             Some(i) => std::slice::from_ref(&self.inner.all[i]),
             None => &self.inner.ordered,
@@ -194,9 +210,10 @@ impl ProviderSet {
         }
         match failure {
             Some(e) => Err(e),
-            None if self.candidates(&token).is_empty() => {
-                Err(ProviderError::new(&Arc::from("none"), ProviderErrorKind::NoProvider))
-            }
+            None if self.candidates(&token).is_empty() => Err(ProviderError::new(
+                &Arc::from("none"),
+                ProviderErrorKind::NoProvider,
+            )),
             None => Ok(Verdict::Refused(refusal)),
         }
     }
@@ -237,11 +254,16 @@ pub fn http_client() -> reqwest::Client {
 
 /// Seconds since the Unix epoch.
 pub fn unix_now() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 /// Sends a request and reads a bounded JSON object answer.
-async fn send_json(req: reqwest::RequestBuilder) -> Result<(u16, Option<Value>), ProviderErrorKind> {
+async fn send_json(
+    req: reqwest::RequestBuilder,
+) -> Result<(u16, Option<Value>), ProviderErrorKind> {
     let mut res = req.send().await.map_err(classify_reqwest)?;
     let status = res.status().as_u16();
     let mut body = Vec::new();
@@ -251,10 +273,16 @@ async fn send_json(req: reqwest::RequestBuilder) -> Result<(u16, Option<Value>),
         }
         body.extend_from_slice(&chunk);
     }
-    let json = serde_json::from_slice::<Value>(&body).ok().filter(Value::is_object);
+    let json = serde_json::from_slice::<Value>(&body)
+        .ok()
+        .filter(Value::is_object);
     Ok((status, json))
 }
 
 fn classify_reqwest(e: reqwest::Error) -> ProviderErrorKind {
-    if e.is_timeout() { ProviderErrorKind::Timeout } else { ProviderErrorKind::Unreachable(e.without_url()) }
+    if e.is_timeout() {
+        ProviderErrorKind::Timeout
+    } else {
+        ProviderErrorKind::Unreachable(e.without_url())
+    }
 }

@@ -25,10 +25,16 @@ pub(super) async fn check(
     match status {
         200..=299 => {
             let claims = json.ok_or(ProviderErrorKind::Garbage("not a JSON object"))?;
-            Ok(Answer { active: true, claims })
+            Ok(Answer {
+                active: true,
+                claims,
+            })
         }
         // RFC 6750 §3.1: invalid_token (401) or insufficient_scope (403).
-        401 | 403 => Ok(Answer { active: false, claims: serde_json::Value::Null }),
+        401 | 403 => Ok(Answer {
+            active: false,
+            claims: serde_json::Value::Null,
+        }),
         s => Err(ProviderErrorKind::Status(s)),
     }
 }

@@ -58,7 +58,11 @@ impl Proxy {
             .pool_max_idle_per_host(256)
             .build(connector);
         let scheme = up.url.scheme().cloned().unwrap_or(Scheme::HTTP);
-        let authority = up.url.authority().cloned().expect("validated: upstream.url has a host");
+        let authority = up
+            .url
+            .authority()
+            .cloned()
+            .expect("validated: upstream.url has a host");
         Proxy {
             inner: Arc::new(Inner {
                 client,
@@ -92,7 +96,10 @@ impl Service<Request<Incoming>> for Proxy {
 
 impl Inner {
     async fn forward(&self, mut req: Request<Incoming>) -> Result<Response<Body>, GatewayError> {
-        let handoff = req.extensions_mut().remove::<Handoff>().unwrap_or(Handoff::Untouched);
+        let handoff = req
+            .extensions_mut()
+            .remove::<Handoff>()
+            .unwrap_or(Handoff::Untouched);
         let peer = req.extensions().get::<PeerAddr>().map(|p| p.0);
         let upgrade = upgrade_protocol(req.headers());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
@@ -100,7 +107,11 @@ impl Inner {
         let (mut parts, body) = req.into_parts();
         // HTTP/2 carries the host in `:authority`; the upstream speaks HTTP/1.1.
         if !parts.headers.contains_key(header::HOST) {
-            if let Some(a) = parts.uri.authority().and_then(|a| HeaderValue::from_str(a.as_str()).ok()) {
+            if let Some(a) = parts
+                .uri
+                .authority()
+                .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
+            {
                 parts.headers.insert(header::HOST, a);
             }
         }
@@ -124,7 +135,11 @@ impl Inner {
         if res.status() == StatusCode::SWITCHING_PROTOCOLS {
             match (client_upgrade, &res_upgrade) {
                 (Some(client), Some(_)) => tunnel(client, hyper::upgrade::on(&mut res)),
-                _ => return Err(GatewayError::UpstreamUnreachable("upstream switched protocols unasked".into())),
+                _ => {
+                    return Err(GatewayError::UpstreamUnreachable(
+                        "upstream switched protocols unasked".into(),
+                    ));
+                }
             }
         }
         let (mut parts, body) = res.into_parts();
@@ -140,7 +155,10 @@ impl Inner {
         Uri::builder()
             .scheme(self.scheme.clone())
             .authority(self.authority.clone())
-            .path_and_query(pq.cloned().unwrap_or_else(|| PathAndQuery::from_static("/")))
+            .path_and_query(
+                pq.cloned()
+                    .unwrap_or_else(|| PathAndQuery::from_static("/")),
+            )
             .build()
             .map_err(|_| GatewayError::Internal("cannot build the upstream URI"))
     }
@@ -152,7 +170,11 @@ fn tunnel(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnUpgrade
         let (client, upstream) = match tokio::join!(client, upstream) {
             (Ok(c), Ok(u)) => (c, u),
             (c, u) => {
-                tracing::debug!(client_ok = c.is_ok(), upstream_ok = u.is_ok(), "Upgrade failed");
+                tracing::debug!(
+                    client_ok = c.is_ok(),
+                    upstream_ok = u.is_ok(),
+                    "Upgrade failed"
+                );
                 return;
             }
         };

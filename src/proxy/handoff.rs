@@ -2,8 +2,8 @@
 
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use crate::auth::{GatewayError, Handoff};
 use crate::auth::identity::Principal;
+use crate::auth::{GatewayError, Handoff};
 use crate::config::Upstream;
 
 /// The provider name API-key principals carry.
@@ -41,10 +41,14 @@ impl HeaderHandoff {
     /// Applies the hand-off to an outgoing request's headers. The strip layer has
     /// already removed any identity header the client sent.
     pub fn apply(&self, headers: &mut HeaderMap, handoff: &Handoff) -> Result<(), GatewayError> {
-        let Handoff::Asserted(p) = handoff else { return Ok(()) };
-        let user = header_value(&p.user).ok_or(GatewayError::Internal("username is not a header value"))?;
+        let Handoff::Asserted(p) = handoff else {
+            return Ok(());
+        };
+        let user = header_value(&p.user)
+            .ok_or(GatewayError::Internal("username is not a header value"))?;
         headers.insert(self.identity.clone(), user);
-        if let (Some(name), Some(email)) = (&self.email, p.email.as_deref().and_then(header_value)) {
+        if let (Some(name), Some(email)) = (&self.email, p.email.as_deref().and_then(header_value))
+        {
             headers.insert(name.clone(), email);
         }
         if let Some((name, value)) = &self.shared_secret {
@@ -57,7 +61,10 @@ impl HeaderHandoff {
         headers.remove(&self.api_key_header);
         // A product session would win over the asserted user (atlassian.md §5).
         headers.remove(header::COOKIE);
-        headers.insert(HeaderName::from_static("x-atlassian-token"), HeaderValue::from_static("no-check"));
+        headers.insert(
+            HeaderName::from_static("x-atlassian-token"),
+            HeaderValue::from_static("no-check"),
+        );
         Ok(())
     }
 
@@ -77,5 +84,7 @@ fn is_api_key(p: &Principal) -> bool {
 /// Usernames are checked at mapping (no control characters); non-ASCII goes as
 /// UTF-8 bytes.
 fn header_value(s: &str) -> Option<HeaderValue> {
-    HeaderValue::from_bytes(s.as_bytes()).ok().filter(|v| !v.is_empty())
+    HeaderValue::from_bytes(s.as_bytes())
+        .ok()
+        .filter(|v| !v.is_empty())
 }

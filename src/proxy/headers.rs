@@ -58,7 +58,8 @@ pub fn upgrade_protocol(headers: &HeaderMap) -> Option<HeaderValue> {
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .any(|t| t.trim().eq_ignore_ascii_case("upgrade"));
-    asks.then(|| headers.get(header::UPGRADE).cloned()).flatten()
+    asks.then(|| headers.get(header::UPGRADE).cloned())
+        .flatten()
 }
 
 /// Puts back `Connection: upgrade` and `Upgrade` after hop-by-hop removal.
@@ -71,13 +72,24 @@ pub fn restore_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
 pub fn set_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, proto: &'static str) {
     if let Some(peer) = peer {
         let ip = peer.ip().to_canonical().to_string();
-        let prior: Vec<&str> = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok()).collect();
-        let value = if prior.is_empty() { ip } else { format!("{}, {ip}", prior.join(", ")) };
+        let prior: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .collect();
+        let value = if prior.is_empty() {
+            ip
+        } else {
+            format!("{}, {ip}", prior.join(", "))
+        };
         if let Ok(v) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static("x-forwarded-for"), v);
         }
     }
-    headers.insert(HeaderName::from_static("x-forwarded-proto"), HeaderValue::from_static(proto));
+    headers.insert(
+        HeaderName::from_static("x-forwarded-proto"),
+        HeaderValue::from_static(proto),
+    );
     match headers.get(header::HOST).cloned() {
         Some(host) => {
             headers.insert(HeaderName::from_static("x-forwarded-host"), host);
@@ -105,14 +117,22 @@ const RESERVED_PREFIX: &str = "x-restgate-";
 impl Spoofable {
     /// The set for these configured header names.
     pub fn new<'a>(names: impl IntoIterator<Item = &'a HeaderName>) -> Self {
-        Spoofable { names: names.into_iter().map(|n| n.as_str().replace('_', "-")).collect() }
+        Spoofable {
+            names: names
+                .into_iter()
+                .map(|n| n.as_str().replace('_', "-"))
+                .collect(),
+        }
     }
 
     /// Whether a header name is one of ours, in any spelling.
     pub fn matches(&self, name: &HeaderName) -> bool {
         let n = name.as_str().as_bytes();
         let same = |want: &[u8]| {
-            want.len() == n.len() && n.iter().zip(want).all(|(&a, &b)| a == b || (a == b'_' && b == b'-'))
+            want.len() == n.len()
+                && n.iter()
+                    .zip(want)
+                    .all(|(&a, &b)| a == b || (a == b'_' && b == b'-'))
         };
         self.names.iter().any(|w| same(w.as_bytes()))
             || (n.len() >= RESERVED_PREFIX.len() && same_prefix(n, RESERVED_PREFIX.as_bytes()))
@@ -120,7 +140,11 @@ impl Spoofable {
 
     /// Removes every spoofable header. Allocates only when there is one.
     pub fn strip(&self, headers: &mut HeaderMap) {
-        let found: Vec<HeaderName> = headers.keys().filter(|n| self.matches(n)).cloned().collect();
+        let found: Vec<HeaderName> = headers
+            .keys()
+            .filter(|n| self.matches(n))
+            .cloned()
+            .collect();
         for name in found {
             tracing::debug!(header = %name, "Removed a client-supplied identity header");
             headers.remove(&name);
@@ -129,7 +153,9 @@ impl Spoofable {
 }
 
 fn same_prefix(name: &[u8], prefix: &[u8]) -> bool {
-    name.iter().zip(prefix).all(|(&a, &b)| a == b || (a == b'_' && b == b'-'))
+    name.iter()
+        .zip(prefix)
+        .all(|(&a, &b)| a == b || (a == b'_' && b == b'-'))
 }
 
 #[cfg(test)]
@@ -138,23 +164,52 @@ mod tests {
 
     #[test]
     fn spoofable_headers_match_in_any_spelling() {
-        let s = Spoofable::new([&HeaderName::from_static("x-forwarded-user"), &HeaderName::from_static("x-forwarded-email")]);
-        for n in ["x-forwarded-user", "X-Forwarded-User", "X_FORWARDED_USER", "x_forwarded-user", "x-forwarded_email", "x-restgate-anything", "X_Restgate_Secret"] {
-            assert!(s.matches(&HeaderName::from_bytes(n.as_bytes()).unwrap()), "{n}");
+        let s = Spoofable::new([
+            &HeaderName::from_static("x-forwarded-user"),
+            &HeaderName::from_static("x-forwarded-email"),
+        ]);
+        for n in [
+            "x-forwarded-user",
+            "X-Forwarded-User",
+            "X_FORWARDED_USER",
+            "x_forwarded-user",
+            "x-forwarded_email",
+            "x-restgate-anything",
+            "X_Restgate_Secret",
+        ] {
+            assert!(
+                s.matches(&HeaderName::from_bytes(n.as_bytes()).unwrap()),
+                "{n}"
+            );
         }
-        for n in ["x-forwarded-users", "x-forwarded-use", "x-forwarded-for", "x-restgat", "authorization"] {
-            assert!(!s.matches(&HeaderName::from_bytes(n.as_bytes()).unwrap()), "{n}");
+        for n in [
+            "x-forwarded-users",
+            "x-forwarded-use",
+            "x-forwarded-for",
+            "x-restgat",
+            "authorization",
+        ] {
+            assert!(
+                !s.matches(&HeaderName::from_bytes(n.as_bytes()).unwrap()),
+                "{n}"
+            );
         }
     }
 
     #[test]
     fn hop_by_hop_and_connection_listed_headers_are_removed() {
         let mut h = HeaderMap::new();
-        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive, X-Secret-Hop"));
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("keep-alive, X-Secret-Hop"),
+        );
         h.insert("x-secret-hop", HeaderValue::from_static("1"));
         h.insert("keep-alive", HeaderValue::from_static("timeout=5"));
         h.insert(header::TE, HeaderValue::from_static("trailers"));
-        h.insert(header::PROXY_AUTHORIZATION, HeaderValue::from_static("Basic eA=="));
+        h.insert(
+            header::PROXY_AUTHORIZATION,
+            HeaderValue::from_static("Basic eA=="),
+        );
         h.insert(header::ACCEPT, HeaderValue::from_static("*/*"));
         remove_hop_by_hop(&mut h);
         assert_eq!(h.len(), 1);

@@ -31,7 +31,10 @@ pub const CLIENT_SECRET: &str = "s3cr3t-client-value-9f8e7d";
 
 /// Seconds since the epoch.
 pub fn now() -> u64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs()
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
 }
 
 // === FakeIdp ===
@@ -83,7 +86,11 @@ impl FakeIdp {
         if c.get("active").is_none() {
             c["active"] = json!(true);
         }
-        self.state.tokens.lock().unwrap().insert(token.to_owned(), c);
+        self.state
+            .tokens
+            .lock()
+            .unwrap()
+            .insert(token.to_owned(), c);
     }
 
     /// An active user token for `user`, expiring in an hour.
@@ -117,7 +124,13 @@ async fn misbehave(state: &IdpState) -> Option<Response> {
     let mode = state.mode.lock().unwrap().clone();
     match mode {
         Mode::Normal => None,
-        Mode::Status(s) => Some((StatusCode::from_u16(s).unwrap(), "{\"error\":\"server_error\"}").into_response()),
+        Mode::Status(s) => Some(
+            (
+                StatusCode::from_u16(s).unwrap(),
+                "{\"error\":\"server_error\"}",
+            )
+                .into_response(),
+        ),
         Mode::Garbage => Some((StatusCode::OK, "<html>not json</html>").into_response()),
         Mode::Delay(d) => {
             tokio::time::sleep(d).await;
@@ -126,12 +139,19 @@ async fn misbehave(state: &IdpState) -> Option<Response> {
     }
 }
 
-async fn introspect(State(state): State<Arc<IdpState>>, headers: HeaderMap, Form(form): Form<HashMap<String, String>>) -> Response {
+async fn introspect(
+    State(state): State<Arc<IdpState>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
     state.calls.fetch_add(1, Ordering::SeqCst);
     if let Some(r) = misbehave(&state).await {
         return r;
     }
-    let basic = headers.get("authorization").and_then(|v| v.to_str().ok()).map(str::to_owned);
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let (id, secret) = match basic {
         Some(b) => {
             let raw = base64_decode(b.trim_start_matches("Basic "));
@@ -141,14 +161,27 @@ async fn introspect(State(state): State<Arc<IdpState>>, headers: HeaderMap, Form
         }
         None => {
             state.client_auth.lock().unwrap().push("post".into());
-            (form.get("client_id").cloned().unwrap_or_default(), form.get("client_secret").cloned().unwrap_or_default())
+            (
+                form.get("client_id").cloned().unwrap_or_default(),
+                form.get("client_secret").cloned().unwrap_or_default(),
+            )
         }
     };
     if id != CLIENT_ID || secret != CLIENT_SECRET {
-        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_client"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            axum::Json(json!({"error": "invalid_client"})),
+        )
+            .into_response();
     }
     let token = form.get("token").cloned().unwrap_or_default();
-    let answer = state.tokens.lock().unwrap().get(&token).cloned().unwrap_or_else(|| json!({"active": false}));
+    let answer = state
+        .tokens
+        .lock()
+        .unwrap()
+        .get(&token)
+        .cloned()
+        .unwrap_or_else(|| json!({"active": false}));
     axum::Json(answer).into_response()
 }
 
@@ -157,20 +190,34 @@ async fn userinfo(State(state): State<Arc<IdpState>>, headers: HeaderMap) -> Res
     if let Some(r) = misbehave(&state).await {
         return r;
     }
-    let token = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default().to_owned();
+    let token = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default()
+        .to_owned();
     match state.tokens.lock().unwrap().get(&token) {
         Some(claims) => {
             let mut c = claims.clone();
             c.as_object_mut().unwrap().remove("active");
             axum::Json(c).into_response()
         }
-        None => (StatusCode::UNAUTHORIZED, [("www-authenticate", "Bearer error=\"invalid_token\"")]).into_response(),
+        None => (
+            StatusCode::UNAUTHORIZED,
+            [("www-authenticate", "Bearer error=\"invalid_token\"")],
+        )
+            .into_response(),
     }
 }
 
 fn base64_decode(s: &str) -> String {
     use base64::Engine;
-    String::from_utf8(base64::engine::general_purpose::STANDARD.decode(s).unwrap_or_default()).unwrap_or_default()
+    String::from_utf8(
+        base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .unwrap_or_default(),
+    )
+    .unwrap_or_default()
 }
 
 // === RecordingUpstream ===
@@ -186,7 +233,9 @@ pub struct Seen {
 
 impl Seen {
     pub fn header(&self, name: &str) -> Option<String> {
-        self.headers.get(name).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        self.headers
+            .get(name)
+            .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
     }
 
     /// Every value of every header whose name, with `_` read as `-`, is `name`.
@@ -226,7 +275,10 @@ impl RecordingUpstream {
     }
 
     pub fn last(&self) -> Seen {
-        self.seen().last().cloned().expect("the upstream saw a request")
+        self.seen()
+            .last()
+            .cloned()
+            .expect("the upstream saw a request")
     }
 
     pub fn count(&self) -> usize {
@@ -245,7 +297,10 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Resp
             Err(_) => break,
         }
     }
-    let user = parts.headers.get("x-forwarded-user").map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let user = parts
+        .headers
+        .get("x-forwarded-user")
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     seen.lock().unwrap().push(Seen {
         method: parts.method.to_string(),
         uri: parts.uri.to_string(),
@@ -255,17 +310,34 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Resp
     let body = json!({"user": user, "bytes": body_len});
     (
         StatusCode::OK,
-        [("set-cookie", "JSESSIONID=upstream-session; Path=/"), ("x-ausername", "whoever")],
+        [
+            ("set-cookie", "JSESSIONID=upstream-session; Path=/"),
+            ("x-ausername", "whoever"),
+        ],
         axum::Json(body),
     )
         .into_response()
 }
 
-async fn ws_echo(ws: WebSocketUpgrade) -> Response {
+async fn ws_echo(
+    State(seen): State<Arc<Mutex<Vec<Seen>>>>,
+    headers: HeaderMap,
+    ws: WebSocketUpgrade,
+) -> Response {
+    seen.lock().unwrap().push(Seen {
+        method: "GET".into(),
+        uri: "/ws".into(),
+        headers,
+        body_len: 0,
+    });
     ws.on_upgrade(|mut socket| async move {
         while let Some(Ok(msg)) = socket.recv().await {
             if let Message::Text(t) = msg {
-                if socket.send(Message::Text(format!("echo: {t}").into())).await.is_err() {
+                if socket
+                    .send(Message::Text(format!("echo: {t}").into()))
+                    .await
+                    .is_err()
+                {
                     break;
                 }
             }
@@ -301,7 +373,12 @@ impl TestGateway {
         tokio::spawn(server.run(async {
             let _ = rx.await;
         }));
-        TestGateway { addr, gateway, _stop: tx, _dir: dir }
+        TestGateway {
+            addr,
+            gateway,
+            _stop: tx,
+            _dir: dir,
+        }
     }
 
     /// Sends a request with the path exactly as given.
@@ -314,7 +391,8 @@ impl TestGateway {
     }
 
     pub async fn bearer(&self, path: &str, token: &str) -> TestResponse {
-        self.get(path, &[("authorization", &format!("Bearer {token}"))]).await
+        self.get(path, &[("authorization", &format!("Bearer {token}"))])
+            .await
     }
 }
 
@@ -341,17 +419,32 @@ impl TestResponse {
 }
 
 /// Sends one request over HTTP/1.1 with the path untouched by any URL parser.
-pub async fn send_to(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: Bytes) -> TestResponse {
+pub async fn send_to(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Bytes,
+) -> TestResponse {
     let client: Client<_, Full<Bytes>> = Client::builder(TokioExecutor::new()).build_http();
-    let mut req = http::Request::builder().method(method).uri(format!("http://{addr}{path}"));
+    let mut req = http::Request::builder()
+        .method(method)
+        .uri(format!("http://{addr}{path}"));
     for (k, v) in headers {
         req = req.header(*k, *v);
     }
-    let res = client.request(req.body(Full::new(body)).unwrap()).await.expect("request sent");
+    let res = client
+        .request(req.body(Full::new(body)).unwrap())
+        .await
+        .expect("request sent");
     let status = res.status().as_u16();
     let headers = res.headers().clone();
     let body = res.into_body().collect().await.unwrap().to_bytes();
-    TestResponse { status, headers, body }
+    TestResponse {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// Writes raw bytes and returns the raw response (the connection is closed).
@@ -365,7 +458,11 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> String {
 
 /// The status code of a raw response.
 pub fn raw_status(response: &str) -> u16 {
-    response.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    response
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 /// A config with one introspection provider `idp` and the upstream.
@@ -405,4 +502,114 @@ pub async fn setup(extra: &str) -> (FakeIdp, RecordingUpstream, TestGateway) {
 /// Whether a path exists (for config files in tests).
 pub fn exists(p: &Path) -> bool {
     p.exists()
+}
+
+// === Spawned binary ===
+
+/// `restgate serve` as a child process, with its stderr collected. The address
+/// comes from its "Listening" log line, so the test never guesses or sleeps.
+pub struct Spawned {
+    pub child: std::process::Child,
+    pub addr: SocketAddr,
+    logs: Arc<Mutex<String>>,
+    reader: Option<std::thread::JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+impl Spawned {
+    /// Writes the config (with `{secret_file}` filled in) and starts the binary.
+    pub fn start(toml: &str, rust_log: &str) -> Spawned {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let secret = dir.path().join("client_secret");
+        std::fs::write(&secret, format!("{CLIENT_SECRET}\n")).unwrap();
+        let text = toml.replace("{secret_file}", &secret.display().to_string());
+        let text = format!("[server]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n{text}");
+        let path = dir.path().join("restgate.toml");
+        std::fs::write(&path, text).unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_restgate"))
+            .args(["serve", "--config"])
+            .arg(&path)
+            .env("RUST_LOG", rust_log)
+            .env("NO_COLOR", "1")
+            .stderr(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("restgate starts");
+        let stderr = child.stderr.take().unwrap();
+        let logs: Arc<Mutex<String>> = Arc::default();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let sink = logs.clone();
+        let reader = std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                if line.contains("Listening") {
+                    let addr = line
+                        .split("addr=")
+                        .nth(1)
+                        .and_then(|s| s.split_whitespace().next())
+                        .map(str::to_owned);
+                    let _ = tx.send(addr);
+                }
+                let mut l = sink.lock().unwrap();
+                l.push_str(&line);
+                l.push('\n');
+            }
+        });
+        let addr = rx
+            .recv_timeout(Duration::from_secs(30))
+            .ok()
+            .flatten()
+            .and_then(|a| a.parse().ok())
+            .unwrap_or_else(|| {
+                panic!(
+                    "restgate did not report its address; logs:\n{}",
+                    logs.lock().unwrap()
+                )
+            });
+        Spawned {
+            child,
+            addr,
+            logs,
+            reader: Some(reader),
+            _dir: dir,
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// A field of /proc/PID/status in KiB (`VmRSS`, `VmHWM`).
+    pub fn status_kib(&self, field: &str) -> u64 {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).unwrap();
+        status
+            .lines()
+            .find(|l| l.starts_with(field))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("no {field} in /proc status"))
+    }
+
+    /// Sends SIGTERM, waits for the exit, and returns the exit status and all logs.
+    pub fn stop(mut self) -> (std::process::ExitStatus, String) {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let status = self.child.wait().unwrap();
+        if let Some(r) = self.reader.take() {
+            let _ = r.join();
+        }
+        let logs = self.logs.lock().unwrap().clone();
+        (status, logs)
+    }
+}
+
+impl Drop for Spawned {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

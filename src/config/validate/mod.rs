@@ -10,7 +10,7 @@ use http::HeaderName;
 use serde::de::DeserializeOwned;
 use toml_edit::Document;
 
-use super::locate::{KeyPath, line_at, line_of};
+use super::locate::{KeyPath, Step, line_at, line_of};
 use super::raw;
 use super::*;
 use crate::auth::route::PathPrefix;
@@ -76,7 +76,12 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
         Err(e) => {
             let line = e.span().map(|s| line_at(text, s.start));
             let message = format!("not valid TOML: {}", e.message().trim());
-            return Err(ConfigErrors(vec![ConfigError { file, line, key: String::new(), message }]));
+            return Err(ConfigErrors(vec![ConfigError {
+                file,
+                line,
+                key: String::new(),
+                message,
+            }]));
         }
     };
     let table: toml::Table = match toml::from_str(text) {
@@ -84,14 +89,27 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
         Err(e) => {
             let line = e.span().map(|s| line_at(text, s.start));
             let message = format!("not valid TOML: {}", e.message().trim());
-            return Err(ConfigErrors(vec![ConfigError { file, line, key: String::new(), message }]));
+            return Err(ConfigErrors(vec![ConfigError {
+                file,
+                line,
+                key: String::new(),
+                message,
+            }]));
         }
     };
-    let mut cx = Cx { file, doc, errors: Vec::new() };
+    let mut cx = Cx {
+        file,
+        doc,
+        errors: Vec::new(),
+        broken: Vec::new(),
+        declared_providers: Vec::new(),
+    };
     let config = cx.config(&table, source);
     if cx.errors.is_empty() {
         Ok(config)
     } else {
+        // Reading order: by line; errors without a line last.
+        cx.errors.sort_by_key(|e| e.line.unwrap_or(usize::MAX));
         Err(ConfigErrors(cx.errors))
     }
 }
@@ -101,6 +119,10 @@ struct Cx {
     file: String,
     doc: Document<String>,
     errors: Vec<ConfigError>,
+    /// Sections that did not deserialize: their defaults would only add noise.
+    broken: Vec<KeyPath>,
+    /// Every `[providers.NAME]` table, valid or not.
+    declared_providers: Vec<String>,
 }
 
 const DEFAULT_SESSION_COOKIES: &[&str] = &[
@@ -116,6 +138,9 @@ const DEFAULT_SESSION_COOKIES: &[&str] = &[
 
 impl Cx {
     fn err(&mut self, path: &KeyPath, message: impl Into<String>) {
+        if self.broken.iter().any(|b| path.0.starts_with(&b.0)) {
+            return;
+        }
         self.errors.push(ConfigError {
             file: self.file.clone(),
             line: line_of(&self.doc, path),
@@ -140,13 +165,16 @@ impl Cx {
                 }
                 let message = e.inner().to_string();
                 if let Some(field) = unknown_field(&message) {
-                    at = at.key(field);
+                    if at.0.last() != Some(&Step::Key(field.to_owned())) {
+                        at = at.key(field);
+                    }
                     let expected = message.split_once(", expected").map(|x| x.1).unwrap_or("");
                     let msg = format!("unknown key; expected{expected}");
                     self.err(&at, msg);
                 } else {
                     self.err(&at, message);
                 }
+                self.broken.push(path.clone());
                 None
             }
         }
@@ -157,7 +185,10 @@ impl Cx {
         match humantime::parse_duration(text) {
             Ok(d) => d,
             Err(e) => {
-                self.err(path, format!("invalid duration {text:?} ({e}); write e.g. \"3s\", \"5m\", \"1h\""));
+                self.err(
+                    path,
+                    format!("invalid duration {text:?} ({e}); write e.g. \"3s\", \"5m\", \"1h\""),
+                );
                 humantime::parse_duration(default).unwrap_or_default()
             }
         }
@@ -177,7 +208,10 @@ impl Cx {
         match reqwest::Url::parse(value) {
             Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => Some(u),
             Ok(_) => {
-                self.err(path, format!("{value:?} must be an http:// or https:// URL"));
+                self.err(
+                    path,
+                    format!("{value:?} must be an http:// or https:// URL"),
+                );
                 None
             }
             Err(e) => {
@@ -187,7 +221,12 @@ impl Cx {
         }
     }
 
-    fn one_of<T: Copy>(&mut self, path: &KeyPath, value: Option<&String>, choices: &[(&str, T)]) -> T {
+    fn one_of<T: Copy>(
+        &mut self,
+        path: &KeyPath,
+        value: Option<&String>,
+        choices: &[(&str, T)],
+    ) -> T {
         let Some(v) = value else { return choices[0].1 };
         if let Some((_, t)) = choices.iter().find(|(name, _)| name == v) {
             return *t;
@@ -197,10 +236,19 @@ impl Cx {
         choices[0].1
     }
 
-    fn secret(&mut self, path: &KeyPath, env: Option<&String>, file: Option<&String>, base: &Path) -> Option<Secret> {
+    fn secret(
+        &mut self,
+        path: &KeyPath,
+        env: Option<&String>,
+        file: Option<&String>,
+        base: &Path,
+    ) -> Option<Secret> {
         let source = match (env, file) {
             (Some(_), Some(_)) => {
-                self.err(path, "give the secret either by `_env` or by `_file`, not both");
+                self.err(
+                    path,
+                    "give the secret either by `_env` or by `_file`, not both",
+                );
                 return None;
             }
             (Some(e), None) => SecretSource::Env(e.clone()),
@@ -220,7 +268,10 @@ impl Cx {
         if crate::auth::identity::is_valid_username(value) {
             true
         } else {
-            self.err(path, format!("{value:?} is not a usable username (empty, or has control characters)"));
+            self.err(
+                path,
+                format!("{value:?} is not a usable username (empty, or has control characters)"),
+            );
             false
         }
     }
@@ -229,14 +280,20 @@ impl Cx {
         match PathPrefix::parse(value) {
             Ok(p) => Some(p),
             Err(e) => {
-                self.err(path, format!("{value:?} is not a canonical path prefix: {e}"));
+                self.err(
+                    path,
+                    format!("{value:?} is not a canonical path prefix: {e}"),
+                );
                 None
             }
         }
     }
 
     fn not_yet(&mut self, path: &KeyPath, what: &str) {
-        self.err(path, format!("{what} is not supported by this version of restgate"));
+        self.err(
+            path,
+            format!("{what} is not supported by this version of restgate"),
+        );
     }
 }
 
@@ -247,7 +304,10 @@ impl Cx {
         for key in table.keys() {
             if !raw::SECTIONS.contains(&key.as_str()) {
                 let expected = raw::SECTIONS.join("`, `");
-                self.err(&KeyPath::root(key), format!("unknown section; expected one of `{expected}`"));
+                self.err(
+                    &KeyPath::root(key),
+                    format!("unknown section; expected one of `{expected}`"),
+                );
             }
         }
         let base = source.parent().unwrap_or(Path::new("."));
@@ -273,8 +333,14 @@ impl Cx {
         }
     }
 
-    fn opt_section<T: DeserializeOwned + Default>(&mut self, name: &str, value: Option<&toml::Value>) -> T {
-        value.and_then(|v| self.section(&KeyPath::root(name), v)).unwrap_or_default()
+    fn opt_section<T: DeserializeOwned + Default>(
+        &mut self,
+        name: &str,
+        value: Option<&toml::Value>,
+    ) -> T {
+        value
+            .and_then(|v| self.section(&KeyPath::root(name), v))
+            .unwrap_or_default()
     }
 
     fn server(&mut self, raw: &raw::RawServer) -> Server {
@@ -282,15 +348,26 @@ impl Cx {
         let addr = |cx: &mut Cx, key: &str, v: Option<&String>, default: &str| {
             let text = v.map(String::as_str).unwrap_or(default);
             text.parse().unwrap_or_else(|_| {
-                cx.err(&p.key(key), format!("{text:?} is not a socket address; write e.g. \"0.0.0.0:8080\""));
+                cx.err(
+                    &p.key(key),
+                    format!("{text:?} is not a socket address; write e.g. \"0.0.0.0:8080\""),
+                );
                 default.parse().expect("default address")
             })
         };
         let listen = addr(self, "listen", raw.listen.as_ref(), "0.0.0.0:8080");
-        let admin_listen = addr(self, "admin_listen", raw.admin_listen.as_ref(), "127.0.0.1:9901");
+        let admin_listen = addr(
+            self,
+            "admin_listen",
+            raw.admin_listen.as_ref(),
+            "127.0.0.1:9901",
+        );
         let max_header_bytes = raw.max_header_bytes.unwrap_or(65536);
         if !(8192..=1 << 20).contains(&max_header_bytes) {
-            self.err(&p.key("max_header_bytes"), "must be between 8192 and 1048576");
+            self.err(
+                &p.key("max_header_bytes"),
+                "must be between 8192 and 1048576",
+            );
         }
         if raw.tls_cert_file.is_some() || raw.tls_key_file.is_some() {
             self.not_yet(&p.key("tls_cert_file"), "TLS on the listener");
@@ -298,9 +375,17 @@ impl Cx {
         Server {
             listen,
             admin_listen,
-            header_read_timeout: self.duration(&p.key("header_read_timeout"), raw.header_read_timeout.as_ref(), "10s"),
+            header_read_timeout: self.duration(
+                &p.key("header_read_timeout"),
+                raw.header_read_timeout.as_ref(),
+                "10s",
+            ),
             max_header_bytes: max_header_bytes.clamp(8192, 1 << 20) as usize,
-            shutdown_timeout: self.duration(&p.key("shutdown_timeout"), raw.shutdown_timeout.as_ref(), "30s"),
+            shutdown_timeout: self.duration(
+                &p.key("shutdown_timeout"),
+                raw.shutdown_timeout.as_ref(),
+                "30s",
+            ),
         }
     }
 
@@ -308,38 +393,68 @@ impl Cx {
         let p = KeyPath::root("upstream");
         let url = match raw.url.as_deref() {
             None => {
-                self.err(&p.key("url"), "missing: the Atlassian instance's origin, e.g. \"http://127.0.0.1:8090\"");
+                self.err(
+                    &p.key("url"),
+                    "missing: the Atlassian instance's origin, e.g. \"http://127.0.0.1:8090\"",
+                );
                 http::Uri::from_static("http://127.0.0.1:8090")
             }
             Some(text) => self.upstream_url(&p.key("url"), text),
         };
         let identity_header = raw.identity_header.as_deref().unwrap_or("X-Forwarded-User");
         let identity_header = self.header(&p.key("identity_header"), identity_header);
-        let email_header = raw.email_header.as_deref().and_then(|h| self.header(&p.key("email_header"), h));
-        for (key, h) in [("identity_header", &identity_header), ("email_header", &email_header)] {
+        let email_header = raw
+            .email_header
+            .as_deref()
+            .and_then(|h| self.header(&p.key("email_header"), h));
+        for (key, h) in [
+            ("identity_header", &identity_header),
+            ("email_header", &email_header),
+        ] {
             if let Some(h) = h {
                 if crate::proxy::headers::is_reserved(h) {
-                    self.err(&p.key(key), format!("{h} is a header restgate or HTTP itself manages; choose another name"));
+                    self.err(
+                        &p.key(key),
+                        format!(
+                            "{h} is a header restgate or HTTP itself manages; choose another name"
+                        ),
+                    );
                 }
             }
         }
         let identity = self.one_of(
             &p.key("identity"),
             raw.identity.as_ref(),
-            &[("header", IdentityMode::Header), ("oauth1", IdentityMode::OAuth1)],
+            &[
+                ("header", IdentityMode::Header),
+                ("oauth1", IdentityMode::OAuth1),
+            ],
         );
         if identity == IdentityMode::OAuth1 || raw.oauth1.is_some() {
             self.not_yet(&p.key("identity"), "the \"oauth1\" hand-off");
         }
-        let secret = self.secret(&p.key("shared_secret_env"), raw.shared_secret_env.as_ref(), raw.shared_secret_file.as_ref(), base);
+        let secret = self.secret(
+            &p.key("shared_secret_env"),
+            raw.shared_secret_env.as_ref(),
+            raw.shared_secret_file.as_ref(),
+            base,
+        );
         let shared_secret = match (&raw.shared_secret_header, secret) {
-            (Some(h), Some(s)) => self.header(&p.key("shared_secret_header"), h).map(|h| (h, s)),
+            (Some(h), Some(s)) => self
+                .header(&p.key("shared_secret_header"), h)
+                .map(|h| (h, s)),
             (Some(_), None) => {
-                self.err(&p.key("shared_secret_header"), "needs `shared_secret_env` or `shared_secret_file`");
+                self.err(
+                    &p.key("shared_secret_header"),
+                    "needs `shared_secret_env` or `shared_secret_file`",
+                );
                 None
             }
             (None, Some(_)) => {
-                self.err(&p.key("shared_secret_header"), "missing: the header that carries the shared secret");
+                self.err(
+                    &p.key("shared_secret_header"),
+                    "missing: the header that carries the shared secret",
+                );
                 None
             }
             (None, None) => None,
@@ -350,8 +465,16 @@ impl Cx {
             email_header,
             strip_authorization: raw.strip_authorization.unwrap_or(true),
             identity,
-            connect_timeout: self.duration(&p.key("connect_timeout"), raw.connect_timeout.as_ref(), "5s"),
-            response_timeout: self.duration(&p.key("response_timeout"), raw.response_timeout.as_ref(), "300s"),
+            connect_timeout: self.duration(
+                &p.key("connect_timeout"),
+                raw.connect_timeout.as_ref(),
+                "5s",
+            ),
+            response_timeout: self.duration(
+                &p.key("response_timeout"),
+                raw.response_timeout.as_ref(),
+                "300s",
+            ),
             shared_secret,
         }
     }
@@ -401,39 +524,68 @@ impl Cx {
             None => providers.keys().cloned().collect(),
             Some(list) => {
                 for (i, name) in list.iter().enumerate() {
-                    if !providers.contains_key(name) {
-                        self.err(&p.key("providers").index(i), format!("no [providers.{name}] table"));
+                    if !self.declared_providers.contains(name) {
+                        self.err(
+                            &p.key("providers").index(i),
+                            format!("no [providers.{name}] table"),
+                        );
                     }
                 }
                 list.clone()
             }
         };
-        let pass_reject = [("pass", PassOrReject::Pass), ("reject", PassOrReject::Reject)];
-        let reject_pass = [("reject", PassOrReject::Reject), ("pass", PassOrReject::Pass)];
+        let pass_reject = [
+            ("pass", PassOrReject::Pass),
+            ("reject", PassOrReject::Reject),
+        ];
+        let reject_pass = [
+            ("reject", PassOrReject::Reject),
+            ("pass", PassOrReject::Pass),
+        ];
         let api_key_header = raw.api_key_header.as_deref().unwrap_or("X-API-Key");
         let api_key_prefix = raw.api_key_prefix.clone().unwrap_or_else(|| "rgk_".into());
-        if api_key_prefix.len() < 3 || !api_key_prefix.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
-            self.err(&p.key("api_key_prefix"), "use 3 or more letters, digits, `_` or `-` (e.g. \"rgk_\")");
+        if api_key_prefix.len() < 3
+            || !api_key_prefix
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+        {
+            self.err(
+                &p.key("api_key_prefix"),
+                "use 3 or more letters, digits, `_` or `-` (e.g. \"rgk_\")",
+            );
         }
         let realm = raw.realm.clone().unwrap_or_else(|| "restgate".into());
-        if realm.is_empty() || realm.bytes().any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b)) {
-            self.err(&p.key("realm"), "use printable ASCII without quotes or backslashes");
+        if realm.is_empty()
+            || realm
+                .bytes()
+                .any(|b| b == b'"' || b == b'\\' || !(0x20..0x7f).contains(&b))
+        {
+            self.err(
+                &p.key("realm"),
+                "use printable ASCII without quotes or backslashes",
+            );
         }
         Auth {
             enabled: raw.enabled.unwrap_or(true),
             protected_paths,
             native: self.one_of(&p.key("native"), raw.native.as_ref(), &pass_reject),
-            unknown_bearer: self.one_of(&p.key("unknown_bearer"), raw.unknown_bearer.as_ref(), &reject_pass),
+            unknown_bearer: self.one_of(
+                &p.key("unknown_bearer"),
+                raw.unknown_bearer.as_ref(),
+                &reject_pass,
+            ),
             providers: order,
             api_key_header: self
                 .header(&p.key("api_key_header"), api_key_header)
                 .unwrap_or(HeaderName::from_static("x-api-key")),
             api_key_prefix,
             realm,
-            session_cookies: raw
-                .session_cookies
-                .clone()
-                .unwrap_or_else(|| DEFAULT_SESSION_COOKIES.iter().map(|s| s.to_string()).collect()),
+            session_cookies: raw.session_cookies.clone().unwrap_or_else(|| {
+                DEFAULT_SESSION_COOKIES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect()
+            }),
         }
     }
 
@@ -447,7 +599,11 @@ impl Cx {
             max_entries,
             ttl: self.duration(&p.key("ttl"), raw.ttl.as_ref(), "5m"),
             negative_ttl: self.duration(&p.key("negative_ttl"), raw.negative_ttl.as_ref(), "30s"),
-            stale_if_error: self.duration(&p.key("stale_if_error"), raw.stale_if_error.as_ref(), "0s"),
+            stale_if_error: self.duration(
+                &p.key("stale_if_error"),
+                raw.stale_if_error.as_ref(),
+                "0s",
+            ),
         }
     }
 }
@@ -455,7 +611,11 @@ impl Cx {
 /// A relative file path in the config is relative to the config file.
 pub(super) fn resolve(base: &Path, file: &str) -> String {
     let p = Path::new(file);
-    if p.is_absolute() { file.to_owned() } else { base.join(p).display().to_string() }
+    if p.is_absolute() {
+        file.to_owned()
+    } else {
+        base.join(p).display().to_string()
+    }
 }
 
 /// The field named by serde's "unknown field `x`, expected …" message.

@@ -12,15 +12,35 @@ use super::super::raw::{self, OneOrMany};
 use super::super::*;
 use super::{Cx, resolve};
 
+/// Methods a route may name (an unknown one is a typo, not an extension).
+const KNOWN_METHODS: &[&str] = &[
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "TRACE", "CONNECT", "PROPFIND",
+    "REPORT", "MKCOL", "MOVE", "COPY", "LOCK", "UNLOCK",
+];
+
 /// Keys that only presets use: an error with `kind = "custom"`, so nothing is
 /// silently ignored.
 const PRESET_ONLY: &[&str] = &[
-    "issuer", "discovery_url", "tenant", "policy", "realm", "domain", "team_id", "audience",
-    "token_version", "tokeninfo_endpoint", "jwks_uri", "api_url",
+    "issuer",
+    "discovery_url",
+    "tenant",
+    "policy",
+    "realm",
+    "domain",
+    "team_id",
+    "audience",
+    "token_version",
+    "tokeninfo_endpoint",
+    "jwks_uri",
+    "api_url",
 ];
 
 impl Cx {
-    pub(super) fn providers(&mut self, value: Option<&toml::Value>, base: &Path) -> BTreeMap<String, Arc<Provider>> {
+    pub(super) fn providers(
+        &mut self,
+        value: Option<&toml::Value>,
+        base: &Path,
+    ) -> BTreeMap<String, Arc<Provider>> {
         let mut out = BTreeMap::new();
         let Some(value) = value else { return out };
         let root = KeyPath::root("providers");
@@ -28,12 +48,19 @@ impl Cx {
             self.err(&root, "must be a table of [providers.NAME] tables");
             return out;
         };
+        self.declared_providers = table.keys().cloned().collect();
         for (name, v) in table {
             let p = root.key(name);
-            if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
                 self.err(&p, "provider names use letters, digits, `_` and `-`");
             }
-            let Some(raw) = self.section::<raw::RawProvider>(&p, v) else { continue };
+            let Some(raw) = self.section::<raw::RawProvider>(&p, v) else {
+                continue;
+            };
             if let Some(provider) = self.provider(&p, name, &raw, base) {
                 out.insert(name.clone(), Arc::new(provider));
             }
@@ -41,11 +68,20 @@ impl Cx {
         out
     }
 
-    fn provider(&mut self, p: &KeyPath, name: &str, raw: &raw::RawProvider, base: &Path) -> Option<Provider> {
+    fn provider(
+        &mut self,
+        p: &KeyPath,
+        name: &str,
+        raw: &raw::RawProvider,
+        base: &Path,
+    ) -> Option<Provider> {
         let errors_before = self.errors.len();
         let kind = match raw.kind.as_deref() {
             None => {
-                self.err(&p.key("kind"), "missing: \"custom\" (endpoints given explicitly)");
+                self.err(
+                    &p.key("kind"),
+                    "missing: \"custom\" (endpoints given explicitly)",
+                );
                 return None;
             }
             Some("custom") => "custom",
@@ -56,19 +92,34 @@ impl Cx {
         };
         let present = preset_keys_present(raw);
         for key in present {
-            self.err(&p.key(key), format!("not used by kind = {kind:?}: give the endpoints explicitly"));
+            self.err(
+                &p.key(key),
+                format!("not used by kind = {kind:?}: give the endpoints explicitly"),
+            );
         }
         let client_id = match &raw.client_id {
             None => None,
             Some(OneOrMany::One(id)) => Some(id.clone()),
             Some(OneOrMany::Many(_)) => {
-                self.err(&p.key("client_id"), "one client id (a string) for this kind");
+                self.err(
+                    &p.key("client_id"),
+                    "one client id (a string) for this kind",
+                );
                 None
             }
         };
-        let client_secret = self.secret(&p.key("client_secret_env"), raw.client_secret_env.as_ref(), raw.client_secret_file.as_ref(), base);
-        let validation = self.validation(p, raw, client_id.is_some(), client_secret.is_some());
-        let token_endpoint = raw.token_endpoint.as_deref().and_then(|u| self.url(&p.key("token_endpoint"), u));
+        let client_secret = self.secret(
+            &p.key("client_secret_env"),
+            raw.client_secret_env.as_ref(),
+            raw.client_secret_file.as_ref(),
+            base,
+        );
+        let secret_given = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
+        let validation = self.validation(p, raw, client_id.is_some(), secret_given);
+        let token_endpoint = raw
+            .token_endpoint
+            .as_deref()
+            .and_then(|u| self.url(&p.key("token_endpoint"), u));
         let mapping = self.mapping(p, raw);
         let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
         let validation = validation?;
@@ -88,7 +139,13 @@ impl Cx {
         })
     }
 
-    fn validation(&mut self, p: &KeyPath, raw: &raw::RawProvider, has_id: bool, has_secret: bool) -> Option<Validation> {
+    fn validation(
+        &mut self,
+        p: &KeyPath,
+        raw: &raw::RawProvider,
+        has_id: bool,
+        has_secret: bool,
+    ) -> Option<Validation> {
         let endpoint = |cx: &mut Cx, key: &str, v: &Option<String>| match v {
             Some(u) => cx.url(&p.key(key), u),
             None => {
@@ -101,53 +158,87 @@ impl Cx {
                 let client_auth = self.one_of(
                     &p.key("client_auth"),
                     raw.client_auth.as_ref(),
-                    &[("client_secret_basic", ClientAuth::ClientSecretBasic), ("client_secret_post", ClientAuth::ClientSecretPost)],
+                    &[
+                        ("client_secret_basic", ClientAuth::ClientSecretBasic),
+                        ("client_secret_post", ClientAuth::ClientSecretPost),
+                    ],
                 );
                 if !has_id {
-                    self.err(&p.key("client_id"), "missing: introspection needs restgate's own client id");
+                    self.err(
+                        &p.key("client_id"),
+                        "missing: introspection needs restgate's own client id",
+                    );
                 }
                 if !has_secret {
-                    self.err(&p.key("client_secret_env"), "missing: introspection needs `client_secret_env` or `client_secret_file`");
+                    self.err(
+                        &p.key("client_secret_env"),
+                        "missing: introspection needs `client_secret_env` or `client_secret_file`",
+                    );
                 }
-                let endpoint = endpoint(self, "introspection_endpoint", &raw.introspection_endpoint)?;
-                Some(Validation::Introspection { endpoint, client_auth })
+                let endpoint =
+                    endpoint(self, "introspection_endpoint", &raw.introspection_endpoint)?;
+                Some(Validation::Introspection {
+                    endpoint,
+                    client_auth,
+                })
             }
             Some("userinfo") => {
                 let endpoint = endpoint(self, "userinfo_endpoint", &raw.userinfo_endpoint)?;
                 Some(Validation::Userinfo { endpoint })
             }
             Some("jwt") | Some("vendor") => {
-                self.not_yet(&p.key("validation"), &format!("validation = {:?}", raw.validation.as_deref().unwrap_or_default()));
+                self.not_yet(
+                    &p.key("validation"),
+                    &format!(
+                        "validation = {:?}",
+                        raw.validation.as_deref().unwrap_or_default()
+                    ),
+                );
                 None
             }
             Some(other) => {
-                self.err(&p.key("validation"), format!("{other:?} is not one of \"introspection\", \"userinfo\""));
+                self.err(
+                    &p.key("validation"),
+                    format!("{other:?} is not one of \"introspection\", \"userinfo\""),
+                );
                 None
             }
             None => {
-                self.err(&p.key("validation"), "missing: \"introspection\" or \"userinfo\"");
+                self.err(
+                    &p.key("validation"),
+                    "missing: \"introspection\" or \"userinfo\"",
+                );
                 None
             }
         }
     }
 
     fn mapping(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Mapping {
-        let attrs = |cx: &mut Cx, key: &str, v: &Option<OneOrMany>, default: &[&str]| -> Vec<Attr> {
-            let list = v.as_ref().map(OneOrMany::to_vec).unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
-            if list.is_empty() {
-                cx.err(&p.key(key), "give at least one attribute");
-            }
-            list.iter()
-                .filter_map(|a| match crate::auth::identity::parse_attr(a) {
-                    Ok(attr) => Some(attr),
-                    Err(e) => {
-                        cx.err(&p.key(key), format!("{a:?}: {e}"));
-                        None
-                    }
-                })
-                .collect()
-        };
-        let username = attrs(self, "username_attribute", &raw.username_attribute, &["preferred_username", "username"]);
+        let attrs =
+            |cx: &mut Cx, key: &str, v: &Option<OneOrMany>, default: &[&str]| -> Vec<Attr> {
+                let list = v
+                    .as_ref()
+                    .map(OneOrMany::to_vec)
+                    .unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
+                if list.is_empty() {
+                    cx.err(&p.key(key), "give at least one attribute");
+                }
+                list.iter()
+                    .filter_map(|a| match crate::auth::identity::parse_attr(a) {
+                        Ok(attr) => Some(attr),
+                        Err(e) => {
+                            cx.err(&p.key(key), format!("{a:?}: {e}"));
+                            None
+                        }
+                    })
+                    .collect()
+            };
+        let username = attrs(
+            self,
+            "username_attribute",
+            &raw.username_attribute,
+            &["preferred_username", "username"],
+        );
         let email = attrs(self, "email_attribute", &raw.email_attribute, &["email"]);
         if let Some(sa) = &raw.service_account {
             self.username(&p.key("service_account"), sa);
@@ -170,7 +261,11 @@ impl Cx {
         let p = KeyPath::root("directory");
         match raw.kind.as_deref().unwrap_or("none") {
             "none" => {
-                for (key, set) in [("users", raw.users.is_some()), ("users_file", raw.users_file.is_some()), ("match", raw.match_field.is_some())] {
+                for (key, set) in [
+                    ("users", raw.users.is_some()),
+                    ("users_file", raw.users_file.is_some()),
+                    ("match", raw.match_field.is_some()),
+                ] {
                     if set {
                         self.err(&p.key(key), "only used with kind = \"static\"");
                     }
@@ -181,7 +276,10 @@ impl Cx {
                 let match_field = self.one_of(
                     &p.key("match"),
                     raw.match_field.as_ref(),
-                    &[("username", MatchField::Username), ("email", MatchField::Email)],
+                    &[
+                        ("username", MatchField::Username),
+                        ("email", MatchField::Email),
+                    ],
                 );
                 let mut users = BTreeMap::new();
                 for (k, v) in raw.users.iter().flatten() {
@@ -190,10 +288,18 @@ impl Cx {
                     }
                 }
                 if let Some(file) = &raw.users_file {
-                    self.users_file(&p.key("users_file"), &resolve(base, file), match_field, &mut users);
+                    self.users_file(
+                        &p.key("users_file"),
+                        &resolve(base, file),
+                        match_field,
+                        &mut users,
+                    );
                 }
                 if raw.users.is_none() && raw.users_file.is_none() {
-                    self.err(&p.key("users"), "a static directory needs [directory.users] or `users_file`");
+                    self.err(
+                        &p.key("users"),
+                        "a static directory needs [directory.users] or `users_file`",
+                    );
                 }
                 Directory::Static { match_field, users }
             }
@@ -202,14 +308,23 @@ impl Cx {
                 Directory::None
             }
             other => {
-                self.err(&p.key("kind"), format!("{other:?} is not one of \"none\", \"static\""));
+                self.err(
+                    &p.key("kind"),
+                    format!("{other:?} is not one of \"none\", \"static\""),
+                );
                 Directory::None
             }
         }
     }
 
     /// A CSV of `key,username` lines; `#` starts a comment.
-    fn users_file(&mut self, p: &KeyPath, file: &str, field: MatchField, users: &mut BTreeMap<String, String>) {
+    fn users_file(
+        &mut self,
+        p: &KeyPath,
+        file: &str,
+        field: MatchField,
+        users: &mut BTreeMap<String, String>,
+    ) {
         let text = match std::fs::read_to_string(file) {
             Ok(t) => t,
             Err(e) => return self.err(p, format!("cannot read {file}: {e}")),
@@ -220,7 +335,10 @@ impl Cx {
                 continue;
             }
             match line.split_once(',') {
-                Some((k, v)) if !k.trim().is_empty() && crate::auth::identity::is_valid_username(v.trim()) => {
+                Some((k, v))
+                    if !k.trim().is_empty()
+                        && crate::auth::identity::is_valid_username(v.trim()) =>
+                {
                     users.insert(directory_key(field, k.trim()), v.trim().to_owned());
                 }
                 _ => self.err(p, format!("{file}:{}: expected `key,username`", n + 1)),
@@ -230,11 +348,15 @@ impl Cx {
 
     pub(super) fn api_keys(&mut self, value: Option<&toml::Value>) -> Vec<ApiKey> {
         let root = KeyPath::root("api_keys");
-        let Some(list) = value.and_then(|v| self.section::<Vec<toml::Value>>(&root, v)) else { return Vec::new() };
+        let Some(list) = value.and_then(|v| self.section::<Vec<toml::Value>>(&root, v)) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, v) in list.iter().enumerate() {
             let p = root.index(i);
-            let Some(raw) = self.section::<raw::RawApiKey>(&p, v) else { continue };
+            let Some(raw) = self.section::<raw::RawApiKey>(&p, v) else {
+                continue;
+            };
             let user = match &raw.user {
                 Some(u) if self.username(&p.key("user"), u) => u.clone(),
                 Some(_) => continue,
@@ -244,52 +366,78 @@ impl Cx {
                 }
             };
             let Some(hash) = raw.hash.as_deref() else {
-                self.err(&p.key("hash"), "missing: the \"sha256:…\" line printed by `restgate key generate`");
+                self.err(
+                    &p.key("hash"),
+                    "missing: the \"sha256:…\" line printed by `restgate key generate`",
+                );
                 continue;
             };
             let Some(hash) = parse_sha256(hash) else {
-                self.err(&p.key("hash"), "expected \"sha256:\" and 64 hex digits (never the key itself)");
+                self.err(
+                    &p.key("hash"),
+                    "expected \"sha256:\" and 64 hex digits (never the key itself)",
+                );
                 continue;
             };
             let expires = match raw.expires.as_deref() {
                 None => None,
                 Some(day) => match humantime::parse_rfc3339(&format!("{day}T23:59:59Z")) {
-                    Ok(t) => Some(t.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)),
+                    Ok(t) => Some(
+                        t.duration_since(std::time::UNIX_EPOCH)
+                            .map(|d| d.as_secs())
+                            .unwrap_or(0),
+                    ),
                     Err(_) => {
-                        self.err(&p.key("expires"), format!("{day:?} is not a date; write e.g. \"2027-06-30\""));
+                        self.err(
+                            &p.key("expires"),
+                            format!("{day:?} is not a date; write e.g. \"2027-06-30\""),
+                        );
                         continue;
                     }
                 },
             };
-            out.push(ApiKey { name: raw.name.unwrap_or_else(|| format!("key-{i}")), user, hash, expires });
+            out.push(ApiKey {
+                name: raw.name.unwrap_or_else(|| format!("key-{i}")),
+                user,
+                hash,
+                expires,
+            });
         }
         out
     }
 
     pub(super) fn routes(&mut self, value: Option<&toml::Value>) -> Vec<Route> {
         let root = KeyPath::root("route");
-        let Some(list) = value.and_then(|v| self.section::<Vec<toml::Value>>(&root, v)) else { return Vec::new() };
+        let Some(list) = value.and_then(|v| self.section::<Vec<toml::Value>>(&root, v)) else {
+            return Vec::new();
+        };
         let mut out = Vec::new();
         for (i, v) in list.iter().enumerate() {
             let p = root.index(i);
-            let Some(raw) = self.section::<raw::RawRoute>(&p, v) else { continue };
+            let Some(raw) = self.section::<raw::RawRoute>(&p, v) else {
+                continue;
+            };
             let Some(path) = raw.path.as_deref() else {
                 self.err(&p.key("path"), "missing: the path prefix this route covers");
                 continue;
             };
-            let Some(path) = self.path_prefix(&p.key("path"), path) else { continue };
+            let path = self.path_prefix(&p.key("path"), path);
             let methods = raw.methods.as_ref().map(|ms| {
                 ms.iter()
                     .enumerate()
                     .filter_map(|(j, m)| match Method::from_str(&m.to_ascii_uppercase()) {
-                        Ok(m) => Some(m),
-                        Err(_) => {
-                            self.err(&p.key("methods").index(j), format!("{m:?} is not an HTTP method"));
+                        Ok(m) if KNOWN_METHODS.contains(&m.as_str()) => Some(m),
+                        _ => {
+                            self.err(
+                                &p.key("methods").index(j),
+                                format!("{m:?} is not an HTTP method"),
+                            );
                             None
                         }
                     })
                     .collect()
             });
+            let Some(path) = path else { continue };
             out.push(Route {
                 path,
                 methods,
@@ -306,11 +454,25 @@ impl Cx {
 
 fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
     let set = [
-        raw.issuer.is_some(), raw.discovery_url.is_some(), raw.tenant.is_some(), raw.policy.is_some(),
-        raw.realm.is_some(), raw.domain.is_some(), raw.team_id.is_some(), raw.audience.is_some(),
-        raw.token_version.is_some(), raw.tokeninfo_endpoint.is_some(), raw.jwks_uri.is_some(), raw.api_url.is_some(),
+        raw.issuer.is_some(),
+        raw.discovery_url.is_some(),
+        raw.tenant.is_some(),
+        raw.policy.is_some(),
+        raw.realm.is_some(),
+        raw.domain.is_some(),
+        raw.team_id.is_some(),
+        raw.audience.is_some(),
+        raw.token_version.is_some(),
+        raw.tokeninfo_endpoint.is_some(),
+        raw.jwks_uri.is_some(),
+        raw.api_url.is_some(),
     ];
-    PRESET_ONLY.iter().zip(set).filter(|(_, s)| *s).map(|(k, _)| *k).collect()
+    PRESET_ONLY
+        .iter()
+        .zip(set)
+        .filter(|(_, s)| *s)
+        .map(|(k, _)| *k)
+        .collect()
 }
 
 /// Emails match case-insensitively; usernames exactly.

@@ -1,0 +1,208 @@
+//! The validation cache: one provider call per token under concurrency, entry
+//! lifetimes, provider failures (never cached, never a pass), stale_if_error.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+
+#[tokio::test]
+async fn concurrent_requests_with_one_new_token_make_one_provider_call() {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-burst", "alice");
+    // Slow the provider a little so every request is in flight before it answers.
+    idp.set_mode(Mode::Delay(Duration::from_millis(200)));
+    let addr = gw.addr;
+    let tasks: Vec<_> = (0..500)
+        .map(|_| {
+            tokio::spawn(async move {
+                send_to(
+                    addr,
+                    "GET",
+                    "/rest/api/2/myself",
+                    &[("authorization", "Bearer tok-burst")],
+                    Default::default(),
+                )
+                .await
+                .status
+            })
+        })
+        .collect();
+    for t in tasks {
+        assert_eq!(t.await.unwrap(), 200);
+    }
+    assert_eq!(idp.calls(), 1, "500 concurrent requests, one provider call");
+    assert_eq!(up.count(), 500);
+    assert!(
+        up.seen()
+            .iter()
+            .all(|s| s.header("x-forwarded-user").as_deref() == Some("alice"))
+    );
+}
+
+#[tokio::test]
+async fn entries_live_until_the_token_expires_then_the_provider_is_asked_again() {
+    let (idp, _up, gw) = setup("\n[cache]\nttl = \"1h\"\n").await;
+    // exp two seconds ahead: the entry lives min(ttl, exp - now).
+    idp.add_token("tok-short", json!({"username": "alice", "exp": now() + 2}));
+    for _ in 0..5 {
+        assert_eq!(
+            gw.bearer("/rest/api/2/myself", "tok-short").await.status,
+            200
+        );
+    }
+    assert_eq!(idp.calls(), 1);
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // Past exp: asked again, and the provider's answer now maps to "expired".
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "tok-short").await.status,
+        401
+    );
+    assert_eq!(idp.calls(), 2);
+}
+
+#[tokio::test]
+async fn entries_live_for_the_ttl_when_it_is_shorter() {
+    let (idp, _up, gw) = setup("\n[cache]\nttl = \"1s\"\nnegative_ttl = \"1h\"\n").await;
+    idp.add_user("tok-ttl", "alice");
+    assert_eq!(gw.bearer("/rest/api/2/myself", "tok-ttl").await.status, 200);
+    assert_eq!(gw.bearer("/rest/api/2/myself", "tok-ttl").await.status, 200);
+    assert_eq!(idp.calls(), 1);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    assert_eq!(gw.bearer("/rest/api/2/myself", "tok-ttl").await.status, 200);
+    assert_eq!(idp.calls(), 2);
+    // Negative answers are cached for negative_ttl.
+    for _ in 0..3 {
+        assert_eq!(
+            gw.bearer("/rest/api/2/myself", "tok-nope").await.status,
+            401
+        );
+    }
+    assert_eq!(idp.calls(), 3);
+}
+
+async fn assert_503(gw: &TestGateway, token: &str) {
+    let res = gw.bearer("/rest/api/2/myself", token).await;
+    assert_eq!(res.status, 503, "{:?}", res.body);
+    assert_eq!(res.error(), "temporarily_unavailable");
+    assert_eq!(res.header("retry-after"), Some("5"));
+}
+
+#[tokio::test]
+async fn provider_failures_give_503_are_never_cached_and_recover() {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-a", "alice");
+    for (i, mode) in [
+        Mode::Status(500),
+        Mode::Status(502),
+        Mode::Garbage,
+        Mode::Delay(Duration::from_secs(3)),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        idp.set_mode(mode.clone());
+        let before = idp.calls();
+        assert_503(&gw, "tok-a").await;
+        assert_503(&gw, "tok-a").await;
+        assert_eq!(
+            idp.calls(),
+            before + 2,
+            "failure {i} ({mode:?}) was not cached"
+        );
+    }
+    idp.set_mode(Mode::Normal);
+    assert_eq!(gw.bearer("/rest/api/2/myself", "tok-a").await.status, 200);
+    assert_eq!(
+        up.count(),
+        1,
+        "only the recovered request reached the upstream"
+    );
+}
+
+#[tokio::test]
+async fn provider_refusing_restgates_credentials_is_a_503_not_a_401() {
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    let toml = config(&idp, &up, "").replace(
+        &format!("client_id = \"{CLIENT_ID}\""),
+        "client_id = \"wrong-client\"",
+    );
+    let gw = TestGateway::start(&toml).await;
+    idp.add_user("tok-a", "alice");
+    assert_503(&gw, "tok-a").await;
+}
+
+#[tokio::test]
+async fn unreachable_provider_gives_503() {
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    // A port that was free a moment ago: connection refused.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let toml = config(&idp, &up, "").replace(&idp.addr.to_string(), &dead.to_string());
+    let gw = TestGateway::start(&toml).await;
+    assert_503(&gw, "tok-any").await;
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn stale_if_error_serves_a_recent_positive_while_the_provider_fails() {
+    let (idp, up, gw) = setup("\n[cache]\nttl = \"1s\"\nstale_if_error = \"1h\"\n").await;
+    idp.add_user("tok-stale", "alice");
+    idp.add_token(
+        "tok-stale-exp",
+        json!({"username": "bob", "exp": now() + 2}),
+    );
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "tok-stale").await.status,
+        200
+    );
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "tok-stale-exp")
+            .await
+            .status,
+        200
+    );
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    idp.set_mode(Mode::Status(500));
+    // Life ended, provider failing: the recent positive keeps serving.
+    let res = gw.bearer("/rest/api/2/myself", "tok-stale").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("alice")
+    );
+    // A token never validated before gets no such grace.
+    assert_503(&gw, "tok-never-seen").await;
+    // Never past the token's own exp.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_503(&gw, "tok-stale-exp").await;
+    // Once the provider answers again, its word counts: revoked is revoked.
+    idp.set_mode(Mode::Normal);
+    idp.remove_token("tok-stale");
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "tok-stale").await.status,
+        401
+    );
+    idp.set_mode(Mode::Status(500));
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "tok-stale").await.status,
+        401,
+        "the negative entry stands"
+    );
+}
+
+#[tokio::test]
+async fn without_stale_if_error_an_expired_entry_is_not_served() {
+    let (idp, _up, gw) = setup("\n[cache]\nttl = \"1s\"\n").await;
+    idp.add_user("tok-x", "alice");
+    assert_eq!(gw.bearer("/rest/api/2/myself", "tok-x").await.status, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    idp.set_mode(Mode::Status(503));
+    assert_503(&gw, "tok-x").await;
+}

@@ -1,0 +1,89 @@
+//! No token, API key or client secret in logs (at trace level) or in responses.
+
+mod common;
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use common::*;
+use serde_json::json;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
+    use sha2::Digest;
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    let good = "tok-GOOD-5f0e9c1b7a3d";
+    let bad = "tok-BAD-8e2a4c6b1d9f";
+    let flaky = "tok-FLAKY-3c5e7a9b0d2f";
+    let key = "rgk_SECRETKEY0123456789abcdefghij";
+    let hash: String = sha2::Sha256::digest(key.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    idp.add_user(good, "alice");
+    idp.add_token(flaky, json!({"username": "bob"}));
+    let extra = format!("\n[[api_keys]]\nname = \"k\"\nuser = \"ci\"\nhash = \"sha256:{hash}\"\n");
+    let gw = Spawned::start(&config(&idp, &up, &extra), "trace");
+    let mut bodies = String::new();
+    for (token, want) in [
+        (good, 200),
+        (bad, 401),
+        (key, 200),
+        ("rgk_wrong-key-material", 401),
+    ] {
+        let res = send_to(
+            gw.addr,
+            "GET",
+            "/rest/api/2/myself",
+            &[("authorization", &format!("Bearer {token}"))],
+            Bytes::new(),
+        )
+        .await;
+        assert_eq!(res.status, want);
+        bodies.push_str(&String::from_utf8_lossy(&res.body));
+    }
+    idp.set_mode(Mode::Status(500));
+    let res = send_to(
+        gw.addr,
+        "GET",
+        "/rest/api/2/myself",
+        &[("authorization", &format!("Bearer {flaky}"))],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(res.status, 503);
+    bodies.push_str(&String::from_utf8_lossy(&res.body));
+    idp.set_mode(Mode::Delay(Duration::from_secs(3)));
+    let res = send_to(
+        gw.addr,
+        "GET",
+        "/rest/api/2/myself",
+        &[("authorization", "Bearer tok-SLOW-77aa")],
+        Bytes::new(),
+    )
+    .await;
+    assert_eq!(res.status, 503);
+
+    let (status, logs) = gw.stop();
+    assert!(status.success());
+    assert!(
+        logs.contains("TRACE") && logs.len() > 1000,
+        "trace logging was on:\n{logs}"
+    );
+    for secret in [
+        good,
+        bad,
+        flaky,
+        key,
+        "rgk_wrong-key-material",
+        "tok-SLOW-77aa",
+        CLIENT_SECRET,
+    ] {
+        assert!(!logs.contains(secret), "{secret} appears in the logs");
+        assert!(
+            !bodies.contains(secret),
+            "{secret} appears in a response body"
+        );
+    }
+}
