@@ -257,6 +257,14 @@ pub struct RecordingUpstream {
     seen: Arc<Mutex<Vec<Seen>>>,
 }
 
+/// Told of every request the upstream records (a permit waits if nobody does).
+static ARRIVED: std::sync::OnceLock<Arc<tokio::sync::Notify>> = std::sync::OnceLock::new();
+
+/// Resolves once the upstream has recorded a request since the last call.
+pub async fn upstream_arrival() {
+    ARRIVED.get_or_init(Default::default).notified().await;
+}
+
 impl RecordingUpstream {
     pub async fn start() -> RecordingUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -307,6 +315,11 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Resp
         headers: parts.headers,
         body_len,
     });
+    ARRIVED.get_or_init(Default::default).notify_one();
+    // A slow endpoint, for requests that must be in flight during a test.
+    if parts.uri.path().starts_with("/rest/slow") {
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let body = json!({"user": user, "bytes": body_len});
     (
         StatusCode::OK,
