@@ -71,32 +71,16 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 /// Validates config text; `source` names it in messages and resolves relative files.
 pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
     let file = source.display().to_string();
-    let doc = match Document::parse(text.to_owned()) {
-        Ok(d) => d,
-        Err(e) => {
-            let line = e.span().map(|s| line_at(text, s.start));
-            let message = format!("not valid TOML: {}", e.message().trim());
-            return Err(ConfigErrors(vec![ConfigError {
-                file,
-                line,
-                key: String::new(),
-                message,
-            }]));
-        }
+    let syntax = |span: Option<std::ops::Range<usize>>, message: &str| {
+        ConfigErrors(vec![ConfigError {
+            file: file.clone(),
+            line: span.map(|s| line_at(text, s.start)),
+            key: String::new(),
+            message: format!("not valid TOML: {}", message.trim()),
+        }])
     };
-    let table: toml::Table = match toml::from_str(text) {
-        Ok(t) => t,
-        Err(e) => {
-            let line = e.span().map(|s| line_at(text, s.start));
-            let message = format!("not valid TOML: {}", e.message().trim());
-            return Err(ConfigErrors(vec![ConfigError {
-                file,
-                line,
-                key: String::new(),
-                message,
-            }]));
-        }
-    };
+    let doc = Document::parse(text.to_owned()).map_err(|e| syntax(e.span(), e.message()))?;
+    let table: toml::Table = toml::from_str(text).map_err(|e| syntax(e.span(), e.message()))?;
     let mut cx = Cx {
         file,
         doc,
@@ -320,10 +304,12 @@ impl Cx {
 
         let providers = self.providers(get("providers"), base);
         let auth = self.auth(&auth, &providers);
+        let upstream = self.upstream(&upstream, base);
+        self.distinct_headers(&upstream, &auth);
         Config {
             source: source.to_path_buf(),
             server: self.server(&server),
-            upstream: self.upstream(&upstream, base),
+            upstream,
             cache: self.cache(&cache),
             directory: self.directory(&directory, base),
             api_keys: self.api_keys(get("api_keys")),
@@ -476,6 +462,38 @@ impl Cx {
                 "300s",
             ),
             shared_secret,
+        }
+    }
+
+    /// The headers restgate sets or reads must be different headers: setting one
+    /// would otherwise overwrite or remove another.
+    fn distinct_headers(&mut self, upstream: &Upstream, auth: &Auth) {
+        let mut named: Vec<(&str, &HeaderName)> =
+            vec![("upstream.identity_header", &upstream.identity_header)];
+        named.extend(
+            upstream
+                .email_header
+                .as_ref()
+                .map(|h| ("upstream.email_header", h)),
+        );
+        named.extend(
+            upstream
+                .shared_secret
+                .as_ref()
+                .map(|(h, _)| ("upstream.shared_secret_header", h)),
+        );
+        named.push(("auth.api_key_header", &auth.api_key_header));
+        let same = |a: &HeaderName, b: &HeaderName| {
+            a.as_str().replace('_', "-") == b.as_str().replace('_', "-")
+        };
+        for (i, (key, h)) in named.iter().enumerate() {
+            if let Some((other, _)) = named[..i].iter().find(|(_, o)| same(o, h)) {
+                let path = KeyPath(key.split('.').map(|k| Step::Key(k.to_owned())).collect());
+                self.err(
+                    &path,
+                    format!("{h} is also {other}; each needs its own header"),
+                );
+            }
         }
     }
 

@@ -346,17 +346,29 @@ impl Cx {
         }
     }
 
-    pub(super) fn api_keys(&mut self, value: Option<&toml::Value>) -> Vec<ApiKey> {
-        let root = KeyPath::root("api_keys");
+    /// The entries of an array of tables (`[[route]]`) that deserialize, with
+    /// their index and key path; the others are reported.
+    fn table_list<T: serde::de::DeserializeOwned>(
+        &mut self,
+        name: &str,
+        value: Option<&toml::Value>,
+    ) -> Vec<(usize, KeyPath, T)> {
+        let root = KeyPath::root(name);
         let Some(list) = value.and_then(|v| self.section::<Vec<toml::Value>>(&root, v)) else {
             return Vec::new();
         };
+        list.iter()
+            .enumerate()
+            .filter_map(|(i, v)| {
+                let p = root.index(i);
+                self.section::<T>(&p, v).map(|raw| (i, p, raw))
+            })
+            .collect()
+    }
+
+    pub(super) fn api_keys(&mut self, value: Option<&toml::Value>) -> Vec<ApiKey> {
         let mut out = Vec::new();
-        for (i, v) in list.iter().enumerate() {
-            let p = root.index(i);
-            let Some(raw) = self.section::<raw::RawApiKey>(&p, v) else {
-                continue;
-            };
+        for (i, p, raw) in self.table_list::<raw::RawApiKey>("api_keys", value) {
             let user = match &raw.user {
                 Some(u) if self.username(&p.key("user"), u) => u.clone(),
                 Some(_) => continue,
@@ -407,16 +419,8 @@ impl Cx {
     }
 
     pub(super) fn routes(&mut self, value: Option<&toml::Value>) -> Vec<Route> {
-        let root = KeyPath::root("route");
-        let Some(list) = value.and_then(|v| self.section::<Vec<toml::Value>>(&root, v)) else {
-            return Vec::new();
-        };
         let mut out = Vec::new();
-        for (i, v) in list.iter().enumerate() {
-            let p = root.index(i);
-            let Some(raw) = self.section::<raw::RawRoute>(&p, v) else {
-                continue;
-            };
+        for (_, p, raw) in self.table_list::<raw::RawRoute>("route", value) {
             let Some(path) = raw.path.as_deref() else {
                 self.err(&p.key("path"), "missing: the path prefix this route covers");
                 continue;

@@ -152,3 +152,19 @@ fn api_key_expiry_is_the_end_of_the_day() {
     assert_eq!(c.api_keys[0].expires, Some(1_814_399_999));
     assert_eq!(c.api_keys[0].hash, [0xab; 32]);
 }
+
+#[test]
+fn headers_restgate_sets_must_be_distinct() {
+    let e = errors(&format!("{MINIMAL}identity_header = \"X-API-Key\"\n"));
+    assert!(
+        e.iter()
+            .any(|e| e.contains("auth.api_key_header")
+                && e.contains("also upstream.identity_header")),
+        "{e:?}"
+    );
+    let e = errors(&format!("{MINIMAL}email_header = \"X_Forwarded_User\"\n"));
+    assert!(
+        e.iter().any(|e| e.contains("upstream.email_header")),
+        "{e:?}"
+    );
+}
