@@ -107,7 +107,7 @@ async fn sigterm_lets_in_flight_requests_finish() {
         .await
     });
     // The upstream has the request (and sleeps 500 ms on it): stop now.
-    upstream_arrival().await;
+    up.arrival().await;
     let stopper = tokio::task::spawn_blocking(move || gw.stop());
     let res = in_flight.await.unwrap();
     assert_eq!(res.status, 200, "the in-flight request finished");

@@ -58,6 +58,16 @@ pub enum Refusal {
     WrongAudience,
     /// The client is not one of `allowed_clients`.
     WrongClient,
+    /// A JWT whose `iss` is not the provider's.
+    WrongIssuer,
+    /// A JWT whose signature does not verify.
+    BadSignature,
+    /// A JWT signed with an algorithm not on the allow-list.
+    BadAlgorithm,
+    /// A JWT naming a key the provider does not publish.
+    UnknownKey,
+    /// Not a well-formed JWT.
+    Malformed,
 }
 
 impl Refusal {
@@ -71,6 +81,11 @@ impl Refusal {
             Refusal::NoServiceAccount => "no_service_account",
             Refusal::WrongAudience => "wrong_audience",
             Refusal::WrongClient => "wrong_client",
+            Refusal::WrongIssuer => "wrong_issuer",
+            Refusal::BadSignature => "bad_signature",
+            Refusal::BadAlgorithm => "bad_algorithm",
+            Refusal::UnknownKey => "unknown_key",
+            Refusal::Malformed => "malformed",
         }
     }
 }

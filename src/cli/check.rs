@@ -67,6 +67,14 @@ pub fn summary(c: &Config) -> String {
                 client_auth,
             } => (format!("introspection ({client_auth:?})"), endpoint),
             Validation::Userinfo { endpoint } => ("userinfo".to_owned(), endpoint),
+            Validation::Jwt(j) => {
+                let mode = format!(
+                    "jwt (iss {}, aud {}), keys",
+                    j.issuers.join(" "),
+                    j.audiences.join(" ")
+                );
+                (mode, &j.jwks_uri)
+            }
         };
         let _ = writeln!(s, "provider {name}: kind {}, {mode} {url}", p.kind);
         if let Some(id) = &p.client_id {

@@ -149,6 +149,23 @@ pub enum Validation {
         /// The endpoint.
         endpoint: reqwest::Url,
     },
+    /// Local signature check against the provider's JWKS.
+    Jwt(JwtSettings),
+}
+
+/// How JWT access tokens are checked locally.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    /// Accepted `iss` values (exact match).
+    pub issuers: Vec<String>,
+    /// Where the provider publishes its signing keys.
+    pub jwks_uri: reqwest::Url,
+    /// Accepted `aud` values: the token's `aud` must contain one.
+    pub audiences: Vec<String>,
+    /// Accepted signature algorithms; never `none`, never HS*.
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Tolerated clock difference with the provider (`nbf`, `exp`).
+    pub clock_skew: Duration,
 }
 
 /// RFC 6749 §2.3.1 client authentication.

@@ -121,6 +121,8 @@ pub struct RawProvider {
     pub allowed_audiences: Option<Vec<String>>,
     pub allowed_clients: Option<Vec<String>>,
     pub token_prefixes: Option<Vec<String>>,
+    pub algorithms: Option<Vec<String>>,
+    pub clock_skew: Option<String>,
     pub timeout: Option<String>,
 }
 

@@ -6,6 +6,7 @@ use reqwest::header;
 
 use super::{Answer, ProviderErrorKind, send_json};
 use crate::auth::credential::Token;
+use crate::auth::identity::Refusal;
 use crate::config::{ClientAuth, Provider};
 
 /// POSTs the token to the introspection endpoint, authenticated as restgate.
@@ -56,7 +57,14 @@ pub(super) async fn check(
         .get("active")
         .and_then(|a| a.as_bool())
         .ok_or(ProviderErrorKind::Garbage("no boolean `active`"))?;
-    Ok(Answer { active, claims })
+    Ok(if active {
+        Answer::active(claims)
+    } else {
+        Answer {
+            claims,
+            refusal: Some(Refusal::Inactive),
+        }
+    })
 }
 
 fn form_encode(s: &str) -> String {

@@ -5,6 +5,7 @@
 //! a [`Verdict`]; it is the tower service the cache layer wraps.
 
 mod introspection;
+pub mod jwt;
 mod userinfo;
 
 use std::future::Future;
@@ -81,34 +82,81 @@ impl ProviderError {
 /// A provider's raw answer.
 #[derive(Debug, Clone)]
 pub struct Answer {
-    /// Whether the provider says the token is live.
-    pub active: bool,
-    /// The JSON it answered (for mapping, and for `test-token`).
+    /// The JSON it answered (for mapping, and for `test-token`); `Null` when
+    /// there was nothing to read.
     pub claims: Value,
+    /// Why the token is refused, if it is.
+    pub refusal: Option<Refusal>,
+}
+
+impl Answer {
+    /// The provider vouches for the token.
+    pub fn active(claims: Value) -> Self {
+        Answer {
+            claims,
+            refusal: None,
+        }
+    }
+
+    /// The token is refused.
+    pub fn refused(refusal: Refusal) -> Self {
+        Answer {
+            claims: Value::Null,
+            refusal: Some(refusal),
+        }
+    }
 }
 
 /// One configured provider with its HTTP client.
-#[derive(Debug)]
 pub struct ProviderClient {
     /// The provider's settings.
     pub config: Arc<Provider>,
     http: reqwest::Client,
+    jwt: Option<jwt::JwtValidator>,
+}
+
+impl std::fmt::Debug for ProviderClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProviderClient")
+            .field("name", &self.config.name)
+            .finish()
+    }
 }
 
 // === impl ProviderClient ===
 
 impl ProviderClient {
+    /// The client for one provider.
+    pub fn new(config: Arc<Provider>, http: reqwest::Client) -> Self {
+        let jwt = match &config.validation {
+            Validation::Jwt(settings) => Some(jwt::JwtValidator::new(
+                settings,
+                http.clone(),
+                config.timeout,
+            )),
+            _ => None,
+        };
+        ProviderClient { config, http, jwt }
+    }
+
     /// Asks the provider about a token.
     pub async fn check(&self, token: &Token) -> Result<Answer, ProviderError> {
-        let result = match &self.config.validation {
-            Validation::Introspection {
-                endpoint,
-                client_auth,
-            } => {
+        let result = match (&self.config.validation, &self.jwt) {
+            (
+                Validation::Introspection {
+                    endpoint,
+                    client_auth,
+                },
+                _,
+            ) => {
                 introspection::check(&self.http, &self.config, endpoint, *client_auth, token).await
             }
-            Validation::Userinfo { endpoint } => {
+            (Validation::Userinfo { endpoint }, _) => {
                 userinfo::check(&self.http, &self.config, endpoint, token).await
+            }
+            (Validation::Jwt(_), Some(jwt)) => jwt.check(token.expose()).await,
+            (Validation::Jwt(_), None) => {
+                unreachable!("a JWT provider is built with its validator")
             }
         };
         result.map_err(|kind| ProviderError::new(&self.config.name, kind))
@@ -117,11 +165,18 @@ impl ProviderClient {
     /// Asks the provider and maps its answer.
     pub async fn validate(&self, token: &Token) -> Result<Verdict, ProviderError> {
         let answer = self.check(token).await?;
-        Ok(if answer.active {
-            map_claims(&self.config, &answer.claims, unix_now())
-        } else {
-            Verdict::Refused(Refusal::Inactive)
+        Ok(match answer.refusal {
+            Some(r) => Verdict::Refused(r),
+            None => map_claims(&self.config, &answer.claims, unix_now()),
         })
+    }
+
+    /// The issuers whose JWTs this provider validates.
+    fn issuers(&self) -> &[String] {
+        match &self.config.validation {
+            Validation::Jwt(s) => &s.issuers,
+            _ => &[],
+        }
     }
 }
 
@@ -148,12 +203,7 @@ impl ProviderSet {
         let all: Vec<Arc<ProviderClient>> = config
             .providers
             .values()
-            .map(|p| {
-                Arc::new(ProviderClient {
-                    config: p.clone(),
-                    http: http.clone(),
-                })
-            })
+            .map(|p| Arc::new(ProviderClient::new(p.clone(), http.clone())))
             .collect();
         let ordered = config
             .auth
@@ -166,17 +216,26 @@ impl ProviderSet {
         }
     }
 
-    /// The providers a token goes to: the one whose prefix it carries (its
-    /// refusal is final), else all of `auth.providers` in order.
+    /// The providers a token goes to: for a JWT, the provider of its `iss`;
+    /// else the one whose prefix it carries; else all of `auth.providers` in
+    /// order. A provider chosen by `iss` or prefix has the final word.
     pub fn candidates(&self, token: &Token) -> &[Arc<ProviderClient>] {
         let t = token.expose();
-        let by_prefix = self.inner.all.iter().position(|c| {
-            c.config
-                .token_prefixes
+        let by_issuer = unverified_issuer(t).and_then(|iss| {
+            self.inner
+                .all
                 .iter()
-                .any(|p| t.starts_with(p.as_str()))
+                .position(|c| c.issuers().contains(&iss))
         });
-        match by_prefix {
+        let by_prefix = || {
+            self.inner.all.iter().position(|c| {
+                c.config
+                    .token_prefixes
+                    .iter()
+                    .any(|p| t.starts_with(p.as_str()))
+            })
+        };
+        match by_issuer.or_else(by_prefix) {
             Some(i) => std::slice::from_ref(&self.inner.all[i]),
             None => &self.inner.ordered,
         }
@@ -250,6 +309,23 @@ pub fn http_client() -> reqwest::Client {
         .user_agent(concat!("restgate/", env!("CARGO_PKG_VERSION")))
         .build()
         .expect("the provider HTTP client builds with static settings")
+}
+
+/// The `iss` of a JWT, read without verification, only to choose the provider
+/// that will verify it.
+fn unverified_issuer(token: &str) -> Option<String> {
+    use base64::Engine;
+    let mut parts = token.split('.');
+    let (Some(_), Some(payload), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return None;
+    };
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .ok()?;
+    let claims: Value = serde_json::from_slice(&bytes).ok()?;
+    claims.get("iss")?.as_str().map(str::to_owned)
 }
 
 /// Seconds since the Unix epoch.

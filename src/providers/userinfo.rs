@@ -7,6 +7,7 @@ use reqwest::header;
 
 use super::{Answer, ProviderErrorKind, send_json};
 use crate::auth::credential::Token;
+use crate::auth::identity::Refusal;
 use crate::config::Provider;
 
 /// GETs the endpoint with the token. 401/403 mean the token is not usable.
@@ -25,16 +26,10 @@ pub(super) async fn check(
     match status {
         200..=299 => {
             let claims = json.ok_or(ProviderErrorKind::Garbage("not a JSON object"))?;
-            Ok(Answer {
-                active: true,
-                claims,
-            })
+            Ok(Answer::active(claims))
         }
         // RFC 6750 §3.1: invalid_token (401) or insufficient_scope (403).
-        401 | 403 => Ok(Answer {
-            active: false,
-            claims: serde_json::Value::Null,
-        }),
+        401 | 403 => Ok(Answer::refused(Refusal::Inactive)),
         s => Err(ProviderErrorKind::Status(s)),
     }
 }

@@ -58,6 +58,8 @@ pub struct FakeIdp {
 struct IdpState {
     tokens: Mutex<HashMap<String, Value>>,
     calls: AtomicUsize,
+    jwks: Mutex<Value>,
+    jwks_calls: AtomicUsize,
     mode: Mutex<Mode>,
     client_auth: Mutex<Vec<String>>,
 }
@@ -69,12 +71,15 @@ impl FakeIdp {
         let state = Arc::new(IdpState {
             tokens: Mutex::new(HashMap::new()),
             calls: AtomicUsize::new(0),
+            jwks: Mutex::new(json!({"keys": []})),
+            jwks_calls: AtomicUsize::new(0),
             mode: Mutex::new(Mode::Normal),
             client_auth: Mutex::new(Vec::new()),
         });
         let app = Router::new()
             .route("/introspect", post(introspect))
             .route("/userinfo", get(userinfo))
+            .route("/jwks", get(jwks))
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeIdp { addr, state }
@@ -113,6 +118,15 @@ impl FakeIdp {
     /// The client authentication each introspection call carried.
     pub fn client_auth(&self) -> Vec<String> {
         self.state.client_auth.lock().unwrap().clone()
+    }
+
+    /// Publishes these JWKs (each a JSON object) at `/jwks`.
+    pub fn set_jwks(&self, keys: Vec<Value>) {
+        *self.state.jwks.lock().unwrap() = json!({ "keys": keys });
+    }
+
+    pub fn jwks_calls(&self) -> usize {
+        self.state.jwks_calls.load(Ordering::SeqCst)
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -210,6 +224,14 @@ async fn userinfo(State(state): State<Arc<IdpState>>, headers: HeaderMap) -> Res
     }
 }
 
+async fn jwks(State(state): State<Arc<IdpState>>) -> Response {
+    state.jwks_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = misbehave(&state).await {
+        return r;
+    }
+    axum::Json(state.jwks.lock().unwrap().clone()).into_response()
+}
+
 fn base64_decode(s: &str) -> String {
     use base64::Engine;
     String::from_utf8(
@@ -254,32 +276,36 @@ impl Seen {
 #[derive(Clone)]
 pub struct RecordingUpstream {
     pub addr: SocketAddr,
-    seen: Arc<Mutex<Vec<Seen>>>,
+    state: Arc<UpstreamState>,
 }
 
-/// Told of every request the upstream records (a permit waits if nobody does).
-static ARRIVED: std::sync::OnceLock<Arc<tokio::sync::Notify>> = std::sync::OnceLock::new();
-
-/// Resolves once the upstream has recorded a request since the last call.
-pub async fn upstream_arrival() {
-    ARRIVED.get_or_init(Default::default).notified().await;
+#[derive(Default)]
+struct UpstreamState {
+    seen: Mutex<Vec<Seen>>,
+    /// Told of every request recorded (a permit waits if nobody listens).
+    arrived: tokio::sync::Notify,
 }
 
 impl RecordingUpstream {
     pub async fn start() -> RecordingUpstream {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let seen: Arc<Mutex<Vec<Seen>>> = Arc::default();
+        let state: Arc<UpstreamState> = Arc::default();
         let app = Router::new()
             .route("/ws", get(ws_echo))
             .fallback(any(record))
-            .with_state(seen.clone());
+            .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        RecordingUpstream { addr, seen }
+        RecordingUpstream { addr, state }
     }
 
     pub fn seen(&self) -> Vec<Seen> {
-        self.seen.lock().unwrap().clone()
+        self.state.seen.lock().unwrap().clone()
+    }
+
+    /// Resolves once this upstream has recorded a request since the last call.
+    pub async fn arrival(&self) {
+        self.state.arrived.notified().await;
     }
 
     pub fn last(&self) -> Seen {
@@ -290,11 +316,11 @@ impl RecordingUpstream {
     }
 
     pub fn count(&self) -> usize {
-        self.seen.lock().unwrap().len()
+        self.state.seen.lock().unwrap().len()
     }
 }
 
-async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Response {
+async fn record(State(state): State<Arc<UpstreamState>>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     // Count the body as it streams; never hold it.
     let mut stream = body.into_data_stream();
@@ -309,13 +335,13 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Resp
         .headers
         .get("x-forwarded-user")
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
-    seen.lock().unwrap().push(Seen {
+    state.seen.lock().unwrap().push(Seen {
         method: parts.method.to_string(),
         uri: parts.uri.to_string(),
         headers: parts.headers,
         body_len,
     });
-    ARRIVED.get_or_init(Default::default).notify_one();
+    state.arrived.notify_one();
     // A slow endpoint, for requests that must be in flight during a test.
     if parts.uri.path().starts_with("/rest/slow") {
         tokio::time::sleep(Duration::from_millis(500)).await;
@@ -333,11 +359,11 @@ async fn record(State(seen): State<Arc<Mutex<Vec<Seen>>>>, req: Request) -> Resp
 }
 
 async fn ws_echo(
-    State(seen): State<Arc<Mutex<Vec<Seen>>>>,
+    State(state): State<Arc<UpstreamState>>,
     headers: HeaderMap,
     ws: WebSocketUpgrade,
 ) -> Response {
-    seen.lock().unwrap().push(Seen {
+    state.seen.lock().unwrap().push(Seen {
         method: "GET".into(),
         uri: "/ws".into(),
         headers,
@@ -625,4 +651,35 @@ impl Drop for Spawned {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+// === JWT fixtures ===
+
+/// A test key: `rsa1`, `rsa2` or `ec1` (tests/fixtures/keys).
+pub fn key_file(name: &str) -> Vec<u8> {
+    std::fs::read(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures/keys")
+            .join(name),
+    )
+    .unwrap()
+}
+
+/// The public JWK of a test key.
+pub fn jwk(name: &str) -> Value {
+    serde_json::from_slice(&key_file(&format!("{name}.jwk.json"))).unwrap()
+}
+
+/// Signs claims with a test key under a `kid`.
+pub fn sign(key: &str, kid: &str, claims: &Value) -> String {
+    use jsonwebtoken::{Algorithm, EncodingKey, Header};
+    let pem = key_file(&format!("{key}.pem"));
+    let (alg, enc) = if key.starts_with("ec") {
+        (Algorithm::ES256, EncodingKey::from_ec_pem(&pem).unwrap())
+    } else {
+        (Algorithm::RS256, EncodingKey::from_rsa_pem(&pem).unwrap())
+    };
+    let mut header = Header::new(alg);
+    header.kid = Some(kid.to_owned());
+    jsonwebtoken::encode(&header, claims, &enc).unwrap()
 }

@@ -21,18 +21,25 @@ const KNOWN_METHODS: &[&str] = &[
 /// Keys that only presets use: an error with `kind = "custom"`, so nothing is
 /// silently ignored.
 const PRESET_ONLY: &[&str] = &[
-    "issuer",
     "discovery_url",
     "tenant",
     "policy",
     "realm",
     "domain",
     "team_id",
-    "audience",
     "token_version",
     "tokeninfo_endpoint",
-    "jwks_uri",
     "api_url",
+];
+
+/// Keys of `kind = "custom"` that only `validation = "jwt"` uses.
+const JWT_ONLY: &[&str] = &["issuer", "jwks_uri", "audience", "algorithms", "clock_skew"];
+
+/// Signature algorithms accepted by default: every asymmetric one
+/// `jsonwebtoken` verifies. Symmetric (HS*) ones are never accepted: the key
+/// would be a secret shared with every client of the provider.
+const DEFAULT_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
 
 impl Cx {
@@ -90,12 +97,16 @@ impl Cx {
                 return None;
             }
         };
-        let present = preset_keys_present(raw);
-        for key in present {
+        for key in preset_keys_present(raw) {
             self.err(
                 &p.key(key),
                 format!("not used by kind = {kind:?}: give the endpoints explicitly"),
             );
+        }
+        if raw.validation.as_deref() != Some("jwt") {
+            for key in jwt_keys_present(raw) {
+                self.err(&p.key(key), "only used with validation = \"jwt\"");
+            }
         }
         let client_id = match &raw.client_id {
             None => None,
@@ -186,7 +197,8 @@ impl Cx {
                 let endpoint = endpoint(self, "userinfo_endpoint", &raw.userinfo_endpoint)?;
                 Some(Validation::Userinfo { endpoint })
             }
-            Some("jwt") | Some("vendor") => {
+            Some("jwt") => self.jwt(p, raw).map(Validation::Jwt),
+            Some("vendor") => {
                 self.not_yet(
                     &p.key("validation"),
                     &format!(
@@ -199,18 +211,83 @@ impl Cx {
             Some(other) => {
                 self.err(
                     &p.key("validation"),
-                    format!("{other:?} is not one of \"introspection\", \"userinfo\""),
+                    format!("{other:?} is not one of \"introspection\", \"userinfo\", \"jwt\""),
                 );
                 None
             }
             None => {
                 self.err(
                     &p.key("validation"),
-                    "missing: \"introspection\" or \"userinfo\"",
+                    "missing: \"introspection\", \"userinfo\" or \"jwt\"",
                 );
                 None
             }
         }
+    }
+
+    fn jwt(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Option<JwtSettings> {
+        let issuer = raw.issuer.clone();
+        if issuer.is_none() {
+            self.err(
+                &p.key("issuer"),
+                "missing: the `iss` value the provider puts in its tokens",
+            );
+        }
+        let jwks_uri = match raw.jwks_uri.as_deref() {
+            Some(u) => self.url(&p.key("jwks_uri"), u),
+            None => {
+                self.err(
+                    &p.key("jwks_uri"),
+                    "missing: where the provider publishes its signing keys",
+                );
+                None
+            }
+        };
+        let audiences = raw
+            .audience
+            .as_ref()
+            .map(OneOrMany::to_vec)
+            .unwrap_or_default();
+        if audiences.is_empty() {
+            self.err(
+                &p.key("audience"),
+                "missing: the `aud` tokens must carry for this API (without it any token of the issuer would do)",
+            );
+        }
+        let algorithms = self.algorithms(&p.key("algorithms"), raw.algorithms.as_deref());
+        let clock_skew = self.duration(&p.key("clock_skew"), raw.clock_skew.as_ref(), "60s");
+        Some(JwtSettings {
+            issuers: vec![issuer?],
+            jwks_uri: jwks_uri?,
+            audiences,
+            algorithms,
+            clock_skew,
+        })
+    }
+
+    fn algorithms(&mut self, p: &KeyPath, list: Option<&[String]>) -> Vec<jsonwebtoken::Algorithm> {
+        let names: Vec<String> = match list {
+            Some(l) => l.to_vec(),
+            None => DEFAULT_ALGORITHMS.iter().map(|s| s.to_string()).collect(),
+        };
+        if names.is_empty() {
+            self.err(p, "give at least one algorithm");
+        }
+        let mut out = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            match jsonwebtoken::Algorithm::from_str(name) {
+                Ok(a) if DEFAULT_ALGORITHMS.contains(&name.as_str()) => out.push(a),
+                Ok(_) => self.err(
+                    &p.index(i),
+                    format!("{name:?} is symmetric: its key would be shared with every client, so it is never accepted"),
+                ),
+                Err(_) => self.err(
+                    &p.index(i),
+                    format!("{name:?} is not one of {}", DEFAULT_ALGORITHMS.join(", ")),
+                ),
+            }
+        }
+        out
     }
 
     fn mapping(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Mapping {
@@ -456,19 +533,32 @@ impl Cx {
     }
 }
 
-fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+fn jwt_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
     let set = [
         raw.issuer.is_some(),
+        raw.jwks_uri.is_some(),
+        raw.audience.is_some(),
+        raw.algorithms.is_some(),
+        raw.clock_skew.is_some(),
+    ];
+    JWT_ONLY
+        .iter()
+        .zip(set)
+        .filter(|(_, s)| *s)
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+    let set = [
         raw.discovery_url.is_some(),
         raw.tenant.is_some(),
         raw.policy.is_some(),
         raw.realm.is_some(),
         raw.domain.is_some(),
         raw.team_id.is_some(),
-        raw.audience.is_some(),
         raw.token_version.is_some(),
         raw.tokeninfo_endpoint.is_some(),
-        raw.jwks_uri.is_some(),
         raw.api_url.is_some(),
     ];
     PRESET_ONLY
