@@ -643,6 +643,7 @@ fn unknown_field(message: &str) -> Option<&str> {
 }
 
 mod parts;
+mod provider;
 
 pub use parts::directory_key;
 

@@ -1,0 +1,364 @@
+//! Validation of `[providers.NAME]` tables.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::str::FromStr;
+use std::sync::Arc;
+
+use super::super::locate::KeyPath;
+use super::super::raw::{self, OneOrMany};
+use super::super::*;
+use super::Cx;
+
+/// Keys that only presets use: an error with `kind = "custom"`, so nothing is
+/// silently ignored.
+const PRESET_ONLY: &[&str] = &[
+    "discovery_url",
+    "tenant",
+    "policy",
+    "realm",
+    "domain",
+    "team_id",
+    "token_version",
+    "tokeninfo_endpoint",
+    "api_url",
+];
+
+/// Keys of `kind = "custom"` that only `validation = "jwt"` uses.
+const JWT_ONLY: &[&str] = &["issuer", "jwks_uri", "audience", "algorithms", "clock_skew"];
+
+/// Signature algorithms accepted by default: every asymmetric one
+/// `jsonwebtoken` verifies. Symmetric (HS*) ones are never accepted: the key
+/// would be a secret shared with every client of the provider.
+const DEFAULT_ALGORITHMS: &[&str] = &[
+    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
+];
+
+impl Cx {
+    pub(super) fn providers(
+        &mut self,
+        value: Option<&toml::Value>,
+        base: &Path,
+    ) -> BTreeMap<String, Arc<Provider>> {
+        let mut out = BTreeMap::new();
+        let Some(value) = value else { return out };
+        let root = KeyPath::root("providers");
+        let Some(table) = value.as_table() else {
+            self.err(&root, "must be a table of [providers.NAME] tables");
+            return out;
+        };
+        self.declared_providers = table.keys().cloned().collect();
+        for (name, v) in table {
+            let p = root.key(name);
+            if name.is_empty()
+                || !name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+            {
+                self.err(&p, "provider names use letters, digits, `_` and `-`");
+            }
+            let Some(raw) = self.section::<raw::RawProvider>(&p, v) else {
+                continue;
+            };
+            if let Some(provider) = self.provider(&p, name, &raw, base) {
+                out.insert(name.clone(), Arc::new(provider));
+            }
+        }
+        out
+    }
+
+    fn provider(
+        &mut self,
+        p: &KeyPath,
+        name: &str,
+        raw: &raw::RawProvider,
+        base: &Path,
+    ) -> Option<Provider> {
+        let errors_before = self.errors.len();
+        let kind = match raw.kind.as_deref() {
+            None => {
+                self.err(
+                    &p.key("kind"),
+                    "missing: \"custom\" (endpoints given explicitly)",
+                );
+                return None;
+            }
+            Some("custom") => "custom",
+            Some(other) => {
+                self.not_yet(&p.key("kind"), &format!("the {other:?} preset"));
+                return None;
+            }
+        };
+        for key in preset_keys_present(raw) {
+            self.err(
+                &p.key(key),
+                format!("not used by kind = {kind:?}: give the endpoints explicitly"),
+            );
+        }
+        if raw.validation.as_deref() != Some("jwt") {
+            for key in jwt_keys_present(raw) {
+                self.err(&p.key(key), "only used with validation = \"jwt\"");
+            }
+        }
+        let client_id = match &raw.client_id {
+            None => None,
+            Some(OneOrMany::One(id)) => Some(id.clone()),
+            Some(OneOrMany::Many(_)) => {
+                self.err(
+                    &p.key("client_id"),
+                    "one client id (a string) for this kind",
+                );
+                None
+            }
+        };
+        let client_secret = self.secret(
+            &p.key("client_secret_env"),
+            raw.client_secret_env.as_ref(),
+            raw.client_secret_file.as_ref(),
+            base,
+        );
+        let secret_given = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
+        let validation = self.validation(p, raw, client_id.is_some(), secret_given);
+        let token_endpoint = raw
+            .token_endpoint
+            .as_deref()
+            .and_then(|u| self.url(&p.key("token_endpoint"), u));
+        let mapping = self.mapping(p, raw);
+        let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
+        let validation = validation?;
+        (self.errors.len() == errors_before).then(|| Provider {
+            name: Arc::from(name),
+            kind: kind.to_owned(),
+            validation,
+            client_id,
+            client_secret,
+            scope: raw.scope.clone(),
+            token_endpoint,
+            mapping,
+            allowed_audiences: raw.allowed_audiences.clone().unwrap_or_default(),
+            allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
+            token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
+            timeout,
+        })
+    }
+
+    fn validation(
+        &mut self,
+        p: &KeyPath,
+        raw: &raw::RawProvider,
+        has_id: bool,
+        has_secret: bool,
+    ) -> Option<Validation> {
+        let endpoint = |cx: &mut Cx, key: &str, v: &Option<String>| match v {
+            Some(u) => cx.url(&p.key(key), u),
+            None => {
+                cx.err(&p.key(key), "missing: required by this `validation`");
+                None
+            }
+        };
+        match raw.validation.as_deref() {
+            Some("introspection") => {
+                let client_auth = self.one_of(
+                    &p.key("client_auth"),
+                    raw.client_auth.as_ref(),
+                    &[
+                        ("client_secret_basic", ClientAuth::ClientSecretBasic),
+                        ("client_secret_post", ClientAuth::ClientSecretPost),
+                    ],
+                );
+                if !has_id {
+                    self.err(
+                        &p.key("client_id"),
+                        "missing: introspection needs restgate's own client id",
+                    );
+                }
+                if !has_secret {
+                    self.err(
+                        &p.key("client_secret_env"),
+                        "missing: introspection needs `client_secret_env` or `client_secret_file`",
+                    );
+                }
+                let endpoint =
+                    endpoint(self, "introspection_endpoint", &raw.introspection_endpoint)?;
+                Some(Validation::Introspection {
+                    endpoint,
+                    client_auth,
+                })
+            }
+            Some("userinfo") => {
+                let endpoint = endpoint(self, "userinfo_endpoint", &raw.userinfo_endpoint)?;
+                Some(Validation::Userinfo { endpoint })
+            }
+            Some("jwt") => self.jwt(p, raw).map(Validation::Jwt),
+            Some("vendor") => {
+                self.not_yet(
+                    &p.key("validation"),
+                    &format!(
+                        "validation = {:?}",
+                        raw.validation.as_deref().unwrap_or_default()
+                    ),
+                );
+                None
+            }
+            Some(other) => {
+                self.err(
+                    &p.key("validation"),
+                    format!("{other:?} is not one of \"introspection\", \"userinfo\", \"jwt\""),
+                );
+                None
+            }
+            None => {
+                self.err(
+                    &p.key("validation"),
+                    "missing: \"introspection\", \"userinfo\" or \"jwt\"",
+                );
+                None
+            }
+        }
+    }
+
+    fn jwt(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Option<JwtSettings> {
+        let issuer = raw.issuer.clone();
+        if issuer.is_none() {
+            self.err(
+                &p.key("issuer"),
+                "missing: the `iss` value the provider puts in its tokens",
+            );
+        }
+        let jwks_uri = match raw.jwks_uri.as_deref() {
+            Some(u) => self.url(&p.key("jwks_uri"), u),
+            None => {
+                self.err(
+                    &p.key("jwks_uri"),
+                    "missing: where the provider publishes its signing keys",
+                );
+                None
+            }
+        };
+        let audiences = raw
+            .audience
+            .as_ref()
+            .map(OneOrMany::to_vec)
+            .unwrap_or_default();
+        if audiences.is_empty() {
+            self.err(
+                &p.key("audience"),
+                "missing: the `aud` tokens must carry for this API (without it any token of the issuer would do)",
+            );
+        }
+        let algorithms = self.algorithms(&p.key("algorithms"), raw.algorithms.as_deref());
+        let clock_skew = self.duration(&p.key("clock_skew"), raw.clock_skew.as_ref(), "60s");
+        Some(JwtSettings {
+            issuers: vec![issuer?],
+            jwks_uri: jwks_uri?,
+            audiences,
+            algorithms,
+            clock_skew,
+        })
+    }
+
+    fn algorithms(&mut self, p: &KeyPath, list: Option<&[String]>) -> Vec<jsonwebtoken::Algorithm> {
+        let names: Vec<String> = match list {
+            Some(l) => l.to_vec(),
+            None => DEFAULT_ALGORITHMS.iter().map(|s| s.to_string()).collect(),
+        };
+        if names.is_empty() {
+            self.err(p, "give at least one algorithm");
+        }
+        let mut out = Vec::new();
+        for (i, name) in names.iter().enumerate() {
+            match jsonwebtoken::Algorithm::from_str(name) {
+                Ok(a) if DEFAULT_ALGORITHMS.contains(&name.as_str()) => out.push(a),
+                Ok(_) => self.err(
+                    &p.index(i),
+                    format!("{name:?} is symmetric: its key would be shared with every client, so it is never accepted"),
+                ),
+                Err(_) => self.err(
+                    &p.index(i),
+                    format!("{name:?} is not one of {}", DEFAULT_ALGORITHMS.join(", ")),
+                ),
+            }
+        }
+        out
+    }
+
+    fn mapping(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Mapping {
+        let attrs =
+            |cx: &mut Cx, key: &str, v: &Option<OneOrMany>, default: &[&str]| -> Vec<Attr> {
+                let list = v
+                    .as_ref()
+                    .map(OneOrMany::to_vec)
+                    .unwrap_or_else(|| default.iter().map(|s| s.to_string()).collect());
+                if list.is_empty() {
+                    cx.err(&p.key(key), "give at least one attribute");
+                }
+                list.iter()
+                    .filter_map(|a| match crate::auth::identity::parse_attr(a) {
+                        Ok(attr) => Some(attr),
+                        Err(e) => {
+                            cx.err(&p.key(key), format!("{a:?}: {e}"));
+                            None
+                        }
+                    })
+                    .collect()
+            };
+        let username = attrs(
+            self,
+            "username_attribute",
+            &raw.username_attribute,
+            &["preferred_username", "username"],
+        );
+        let email = attrs(self, "email_attribute", &raw.email_attribute, &["email"]);
+        if let Some(sa) = &raw.service_account {
+            self.username(&p.key("service_account"), sa);
+        }
+        let client_accounts = raw.client_accounts.clone().unwrap_or_default();
+        for (client, user) in &client_accounts {
+            self.username(&p.key("client_accounts").key(client), user);
+        }
+        Mapping {
+            username,
+            email,
+            lowercase: raw.lowercase.unwrap_or(false),
+            strip_domain: raw.strip_domain.unwrap_or(false),
+            service_account: raw.service_account.clone(),
+            client_accounts,
+        }
+    }
+}
+
+fn jwt_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+    let set = [
+        raw.issuer.is_some(),
+        raw.jwks_uri.is_some(),
+        raw.audience.is_some(),
+        raw.algorithms.is_some(),
+        raw.clock_skew.is_some(),
+    ];
+    JWT_ONLY
+        .iter()
+        .zip(set)
+        .filter(|(_, s)| *s)
+        .map(|(k, _)| *k)
+        .collect()
+}
+
+fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+    let set = [
+        raw.discovery_url.is_some(),
+        raw.tenant.is_some(),
+        raw.policy.is_some(),
+        raw.realm.is_some(),
+        raw.domain.is_some(),
+        raw.team_id.is_some(),
+        raw.token_version.is_some(),
+        raw.tokeninfo_endpoint.is_some(),
+        raw.api_url.is_some(),
+    ];
+    PRESET_ONLY
+        .iter()
+        .zip(set)
+        .filter(|(_, s)| *s)
+        .map(|(k, _)| *k)
+        .collect()
+}
