@@ -75,6 +75,15 @@ pub fn summary(c: &Config) -> String {
                 );
                 (mode, &j.jwks_uri)
             }
+            Validation::Oidc(o) => {
+                let mode = match o.mode {
+                    Some(m) => format!("oidc discovery, {m:?}, from"),
+                    None => {
+                        "oidc discovery (jwt, else introspection, else userinfo), from".to_owned()
+                    }
+                };
+                (mode, &o.discovery_url)
+            }
         };
         let _ = writeln!(s, "provider {name}: kind {}, {mode} {url}", p.kind);
         if let Some(id) = &p.client_id {

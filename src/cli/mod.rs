@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 pub mod check;
+pub mod discover;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -29,6 +30,8 @@ pub enum Command {
     Serve(ConfigArgs),
     /// Validate the config and print what it resolves to (secrets redacted).
     Check(ConfigArgs),
+    /// Read an issuer's OpenID discovery document and print a provider block.
+    Discover(discover::DiscoverArgs),
 }
 
 /// Options shared by commands that read the config.
@@ -75,5 +78,6 @@ pub fn run(cli: Cli) -> ExitCode {
     match cli.command {
         Command::Serve(args) => serve::run(&args),
         Command::Check(args) => check::run(&args),
+        Command::Discover(args) => discover::run(&args),
     }
 }

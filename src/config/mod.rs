@@ -151,6 +151,45 @@ pub enum Validation {
     },
     /// Local signature check against the provider's JWKS.
     Jwt(JwtSettings),
+    /// Endpoints from OpenID Connect discovery, chosen per token.
+    Oidc(Box<OidcSettings>),
+}
+
+/// `kind = "oidc"`: what discovery starts from, and what overrides it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcSettings {
+    /// The issuer; the discovery document must name exactly this one.
+    pub issuer: String,
+    /// `{issuer}/.well-known/openid-configuration` unless overridden.
+    pub discovery_url: reqwest::Url,
+    /// A forced validation mode; `None`: JWTs locally when keys are listed,
+    /// else introspection, else userinfo.
+    pub mode: Option<OidcMode>,
+    /// Expected `aud` of JWT access tokens.
+    pub audiences: Vec<String>,
+    /// Accepted JWT signature algorithms.
+    pub algorithms: Vec<jsonwebtoken::Algorithm>,
+    /// Tolerated clock difference.
+    pub clock_skew: Duration,
+    /// Client authentication for introspection.
+    pub client_auth: ClientAuth,
+    /// Overrides of discovered endpoints.
+    pub jwks_uri: Option<reqwest::Url>,
+    /// Override of the discovered introspection endpoint.
+    pub introspection_endpoint: Option<reqwest::Url>,
+    /// Override of the discovered userinfo endpoint.
+    pub userinfo_endpoint: Option<reqwest::Url>,
+}
+
+/// A validation mode forced on an `oidc` provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OidcMode {
+    /// Local JWT validation.
+    Jwt,
+    /// RFC 7662 introspection.
+    Introspection,
+    /// Userinfo.
+    Userinfo,
 }
 
 /// How JWT access tokens are checked locally.

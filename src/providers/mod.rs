@@ -6,6 +6,7 @@
 
 mod introspection;
 pub mod jwt;
+pub mod oidc;
 mod userinfo;
 
 use std::future::Future;
@@ -112,7 +113,16 @@ pub struct ProviderClient {
     /// The provider's settings.
     pub config: Arc<Provider>,
     http: reqwest::Client,
-    jwt: Option<jwt::JwtValidator>,
+    checker: Checker,
+}
+
+/// How a provider checks tokens, with the state that needs (key caches,
+/// discovery).
+enum Checker {
+    Introspection,
+    Userinfo,
+    Jwt(Box<jwt::JwtValidator>),
+    Oidc(Box<oidc::OidcClient>),
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -128,36 +138,45 @@ impl std::fmt::Debug for ProviderClient {
 impl ProviderClient {
     /// The client for one provider.
     pub fn new(config: Arc<Provider>, http: reqwest::Client) -> Self {
-        let jwt = match &config.validation {
-            Validation::Jwt(settings) => Some(jwt::JwtValidator::new(
-                settings,
+        let checker = match &config.validation {
+            Validation::Introspection { .. } => Checker::Introspection,
+            Validation::Userinfo { .. } => Checker::Userinfo,
+            Validation::Jwt(s) => Checker::Jwt(Box::new(jwt::JwtValidator::new(
+                s,
                 http.clone(),
                 config.timeout,
-            )),
-            _ => None,
+            ))),
+            Validation::Oidc(s) => Checker::Oidc(Box::new(oidc::OidcClient::new(
+                s,
+                http.clone(),
+                config.timeout,
+            ))),
         };
-        ProviderClient { config, http, jwt }
+        ProviderClient {
+            config,
+            http,
+            checker,
+        }
     }
 
     /// Asks the provider about a token.
     pub async fn check(&self, token: &Token) -> Result<Answer, ProviderError> {
-        let result = match (&self.config.validation, &self.jwt) {
+        let result = match (&self.checker, &self.config.validation) {
             (
+                Checker::Introspection,
                 Validation::Introspection {
                     endpoint,
                     client_auth,
                 },
-                _,
             ) => {
                 introspection::check(&self.http, &self.config, endpoint, *client_auth, token).await
             }
-            (Validation::Userinfo { endpoint }, _) => {
+            (Checker::Userinfo, Validation::Userinfo { endpoint }) => {
                 userinfo::check(&self.http, &self.config, endpoint, token).await
             }
-            (Validation::Jwt(_), Some(jwt)) => jwt.check(token.expose()).await,
-            (Validation::Jwt(_), None) => {
-                unreachable!("a JWT provider is built with its validator")
-            }
+            (Checker::Jwt(jwt), _) => jwt.check(token.expose()).await,
+            (Checker::Oidc(oidc), _) => oidc.check(&self.config, token).await,
+            _ => unreachable!("the checker is built from the validation"),
         };
         result.map_err(|kind| ProviderError::new(&self.config.name, kind))
     }
@@ -173,8 +192,9 @@ impl ProviderClient {
 
     /// The issuers whose JWTs this provider validates.
     fn issuers(&self) -> &[String] {
-        match &self.config.validation {
-            Validation::Jwt(s) => &s.issuers,
+        match (&self.checker, &self.config.validation) {
+            (Checker::Jwt(_), Validation::Jwt(s)) => &s.issuers,
+            (Checker::Oidc(o), _) => o.issuers(),
             _ => &[],
         }
     }

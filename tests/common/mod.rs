@@ -60,6 +60,8 @@ struct IdpState {
     calls: AtomicUsize,
     jwks: Mutex<Value>,
     jwks_calls: AtomicUsize,
+    discovery: Mutex<Value>,
+    discovery_calls: AtomicUsize,
     mode: Mutex<Mode>,
     client_auth: Mutex<Vec<String>>,
 }
@@ -73,6 +75,17 @@ impl FakeIdp {
             calls: AtomicUsize::new(0),
             jwks: Mutex::new(json!({"keys": []})),
             jwks_calls: AtomicUsize::new(0),
+            discovery: Mutex::new(json!({
+                "issuer": format!("http://{addr}/realms/corp"),
+                "jwks_uri": format!("http://{addr}/jwks"),
+                "introspection_endpoint": format!("http://{addr}/introspect"),
+                "userinfo_endpoint": format!("http://{addr}/userinfo"),
+                "token_endpoint": format!("http://{addr}/token"),
+                "response_types_supported": ["code"],
+                "subject_types_supported": ["public"],
+                "id_token_signing_alg_values_supported": ["RS256"],
+            })),
+            discovery_calls: AtomicUsize::new(0),
             mode: Mutex::new(Mode::Normal),
             client_auth: Mutex::new(Vec::new()),
         });
@@ -80,6 +93,10 @@ impl FakeIdp {
             .route("/introspect", post(introspect))
             .route("/userinfo", get(userinfo))
             .route("/jwks", get(jwks))
+            .route(
+                "/realms/corp/.well-known/openid-configuration",
+                get(discovery),
+            )
             .with_state(state.clone());
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeIdp { addr, state }
@@ -123,6 +140,20 @@ impl FakeIdp {
     /// Publishes these JWKs (each a JSON object) at `/jwks`.
     pub fn set_jwks(&self, keys: Vec<Value>) {
         *self.state.jwks.lock().unwrap() = json!({ "keys": keys });
+    }
+
+    /// The issuer of the discovery document at `/realms/corp`.
+    pub fn issuer(&self) -> String {
+        format!("http://{}/realms/corp", self.addr)
+    }
+
+    /// Changes the discovery document.
+    pub fn edit_discovery(&self, f: impl FnOnce(&mut Value)) {
+        f(&mut self.state.discovery.lock().unwrap());
+    }
+
+    pub fn discovery_calls(&self) -> usize {
+        self.state.discovery_calls.load(Ordering::SeqCst)
     }
 
     pub fn jwks_calls(&self) -> usize {
@@ -222,6 +253,14 @@ async fn userinfo(State(state): State<Arc<IdpState>>, headers: HeaderMap) -> Res
         )
             .into_response(),
     }
+}
+
+async fn discovery(State(state): State<Arc<IdpState>>) -> Response {
+    state.discovery_calls.fetch_add(1, Ordering::SeqCst);
+    if let Some(r) = misbehave(&state).await {
+        return r;
+    }
+    axum::Json(state.discovery.lock().unwrap().clone()).into_response()
 }
 
 async fn jwks(State(state): State<Arc<IdpState>>) -> Response {

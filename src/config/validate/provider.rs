@@ -84,6 +84,7 @@ impl Cx {
                 return None;
             }
             Some("custom") => "custom",
+            Some("oidc") => return self.oidc_provider(p, name, raw, base),
             Some(other) => {
                 self.not_yet(&p.key("kind"), &format!("the {other:?} preset"));
                 return None;
@@ -100,17 +101,7 @@ impl Cx {
                 self.err(&p.key(key), "only used with validation = \"jwt\"");
             }
         }
-        let client_id = match &raw.client_id {
-            None => None,
-            Some(OneOrMany::One(id)) => Some(id.clone()),
-            Some(OneOrMany::Many(_)) => {
-                self.err(
-                    &p.key("client_id"),
-                    "one client id (a string) for this kind",
-                );
-                None
-            }
-        };
+        let client_id = self.single_client_id(p, raw);
         let client_secret = self.secret(
             &p.key("client_secret_env"),
             raw.client_secret_env.as_ref(),
@@ -158,14 +149,7 @@ impl Cx {
         };
         match raw.validation.as_deref() {
             Some("introspection") => {
-                let client_auth = self.one_of(
-                    &p.key("client_auth"),
-                    raw.client_auth.as_ref(),
-                    &[
-                        ("client_secret_basic", ClientAuth::ClientSecretBasic),
-                        ("client_secret_post", ClientAuth::ClientSecretPost),
-                    ],
-                );
+                let client_auth = self.client_auth(p, raw);
                 if !has_id {
                     self.err(
                         &p.key("client_id"),
@@ -215,6 +199,146 @@ impl Cx {
                 None
             }
         }
+    }
+
+    /// `kind = "oidc"`: everything from the issuer's discovery document.
+    fn oidc_provider(
+        &mut self,
+        p: &KeyPath,
+        name: &str,
+        raw: &raw::RawProvider,
+        base: &Path,
+    ) -> Option<Provider> {
+        let errors_before = self.errors.len();
+        for key in preset_keys_present(raw) {
+            if key != "discovery_url" {
+                self.err(&p.key(key), "not used by kind = \"oidc\"");
+            }
+        }
+        let issuer = match raw.issuer.as_deref() {
+            Some(i) => self.url(&p.key("issuer"), i).map(|_| i.to_owned()),
+            None => {
+                self.err(
+                    &p.key("issuer"),
+                    "missing: the issuer URL (discovery starts from it)",
+                );
+                None
+            }
+        };
+        let discovery_url = match (&raw.discovery_url, &issuer) {
+            (Some(u), _) => self.url(&p.key("discovery_url"), u),
+            (None, Some(i)) => {
+                let u = format!(
+                    "{}/.well-known/openid-configuration",
+                    i.trim_end_matches('/')
+                );
+                self.url(&p.key("issuer"), &u)
+            }
+            (None, None) => None,
+        };
+        let mode = match raw.validation.as_deref() {
+            None => None,
+            Some("jwt") => Some(OidcMode::Jwt),
+            Some("introspection") => Some(OidcMode::Introspection),
+            Some("userinfo") => Some(OidcMode::Userinfo),
+            Some(other) => {
+                self.err(
+                    &p.key("validation"),
+                    format!("{other:?} is not one of \"jwt\", \"introspection\", \"userinfo\" (or leave it out)"),
+                );
+                None
+            }
+        };
+        let audiences = raw
+            .audience
+            .as_ref()
+            .map(OneOrMany::to_vec)
+            .unwrap_or_default();
+        if audiences.is_empty() && matches!(mode, None | Some(OidcMode::Jwt)) {
+            self.err(
+                &p.key("audience"),
+                "missing: the `aud` JWT access tokens must carry for this API (or force validation = \"introspection\")",
+            );
+        }
+        let client_id = self.single_client_id(p, raw);
+        let client_secret = self.secret(
+            &p.key("client_secret_env"),
+            raw.client_secret_env.as_ref(),
+            raw.client_secret_file.as_ref(),
+            base,
+        );
+        let secret_given = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
+        if mode == Some(OidcMode::Introspection) && (client_id.is_none() || !secret_given) {
+            self.err(
+                &p.key("client_id"),
+                "introspection needs `client_id` and `client_secret_env` or `client_secret_file`",
+            );
+        }
+        let opt_url = |cx: &mut Cx, key: &str, v: &Option<String>| {
+            v.as_deref().and_then(|u| cx.url(&p.key(key), u))
+        };
+        let settings = OidcSettings {
+            issuer: issuer.clone().unwrap_or_default(),
+            discovery_url: discovery_url
+                .clone()
+                .unwrap_or_else(|| reqwest::Url::parse("http://invalid/").expect("static URL")),
+            mode,
+            audiences,
+            algorithms: self.algorithms(&p.key("algorithms"), raw.algorithms.as_deref()),
+            clock_skew: self.duration(&p.key("clock_skew"), raw.clock_skew.as_ref(), "60s"),
+            client_auth: self.client_auth(p, raw),
+            jwks_uri: opt_url(self, "jwks_uri", &raw.jwks_uri),
+            introspection_endpoint: opt_url(
+                self,
+                "introspection_endpoint",
+                &raw.introspection_endpoint,
+            ),
+            userinfo_endpoint: opt_url(self, "userinfo_endpoint", &raw.userinfo_endpoint),
+        };
+        let token_endpoint = opt_url(self, "token_endpoint", &raw.token_endpoint);
+        let mapping = self.mapping(p, raw);
+        let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
+        (self.errors.len() == errors_before && issuer.is_some() && discovery_url.is_some()).then(
+            || Provider {
+                name: Arc::from(name),
+                kind: "oidc".to_owned(),
+                validation: Validation::Oidc(Box::new(settings)),
+                client_id,
+                client_secret,
+                scope: raw.scope.clone(),
+                token_endpoint,
+                mapping,
+                allowed_audiences: raw.allowed_audiences.clone().unwrap_or_default(),
+                allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
+                token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
+                timeout,
+            },
+        )
+    }
+
+    fn single_client_id(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Option<String> {
+        match &raw.client_id {
+            None => None,
+            Some(OneOrMany::One(id)) => Some(id.clone()),
+            Some(OneOrMany::Many(_)) => {
+                self.err(
+                    &p.key("client_id"),
+                    "one client id (a string) for this kind",
+                );
+                None
+            }
+        }
+    }
+
+    fn client_auth(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> ClientAuth {
+        self.one_of(
+            &p.key("client_auth"),
+            raw.client_auth.as_ref(),
+            &[
+                ("client_secret_basic", ClientAuth::ClientSecretBasic),
+                ("client_secret_post", ClientAuth::ClientSecretPost),
+            ],
+        )
     }
 
     fn jwt(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Option<JwtSettings> {
