@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::config::{Attr, Directory, MatchField, Provider, directory_key};
+use crate::config::{Attr, CcRule, Directory, Mapping, MatchField, Provider, directory_key};
 
 /// Clock skew tolerated on `nbf`.
 const NBF_SKEW_SECS: u64 = 60;
@@ -68,6 +68,8 @@ pub enum Refusal {
     UnknownKey,
     /// Not a well-formed JWT.
     Malformed,
+    /// A JWT of the wrong type (Cognito: an ID token used as an access token).
+    WrongTokenType,
 }
 
 impl Refusal {
@@ -86,6 +88,7 @@ impl Refusal {
             Refusal::BadAlgorithm => "bad_algorithm",
             Refusal::UnknownKey => "unknown_key",
             Refusal::Malformed => "malformed",
+            Refusal::WrongTokenType => "wrong_token_type",
         }
     }
 }
@@ -106,7 +109,9 @@ fn map_inner(provider: &Provider, claims: &Value, now: u64) -> Result<Principal,
     if number(claims.get("nbf")).is_some_and(|n| n > now + NBF_SKEW_SECS) {
         return Err(Refusal::NotYetValid);
     }
-    let client_id = ["client_id", "azp", "cid", "appid"]
+    let m = &provider.mapping;
+    let client_id = m
+        .client_id_claims
         .iter()
         .find_map(|k| claims.get(*k).and_then(Value::as_str))
         .map(str::to_owned);
@@ -125,17 +130,11 @@ fn map_inner(provider: &Provider, claims: &Value, now: u64) -> Result<Principal,
     {
         return Err(Refusal::WrongClient);
     }
-    let m = &provider.mapping;
     let email = first_attr(claims, &m.email).map(|e| e.to_owned());
     let username =
         first_attr(claims, &m.username).map(|u| normalise(u, m.strip_domain, m.lowercase));
-    let sub = claims.get("sub").and_then(Value::as_str);
-    // `kind = "custom"`: `sub == client_id`, or no username but a client id.
-    let client_credentials = match (&client_id, sub, &username) {
-        (Some(c), Some(s), _) if c == s => true,
-        (Some(_), _, None) => true,
-        _ => false,
-    };
+    let client_credentials =
+        is_client_credentials(m, claims, client_id.as_deref(), username.as_deref());
     let user = if client_credentials {
         let client = client_id.as_deref().unwrap_or_default();
         m.client_accounts
@@ -158,6 +157,45 @@ fn map_inner(provider: &Provider, claims: &Value, now: u64) -> Result<Principal,
         audiences,
         exp,
     })
+}
+
+/// Whether the answer describes a client acting for itself, per the kind's rule.
+fn is_client_credentials(
+    m: &Mapping,
+    claims: &Value,
+    client_id: Option<&str>,
+    username: Option<&str>,
+) -> bool {
+    let has = |k: &str| claims.get(k).is_some_and(|v| !v.is_null());
+    match m.client_credentials {
+        CcRule::SubIsClient => {
+            let sub = claims.get("sub").and_then(Value::as_str);
+            (client_id.is_some() && client_id == sub) || (client_id.is_some() && username.is_none())
+        }
+        CcRule::UsernamePrefix(prefix) => username.is_some_and(|u| u.starts_with(prefix)),
+        CcRule::NoClaim(claim) => client_id.is_some() && !has(claim),
+        CcRule::Azure => {
+            claims.get("idtyp").and_then(Value::as_str) == Some("app")
+                || (client_id.is_some() && !has("scp"))
+        }
+        CcRule::ListedClientOnly => {
+            let user_claims = [
+                "emails",
+                "email",
+                "name",
+                "idp",
+                "given_name",
+                "family_name",
+            ];
+            client_id.is_some_and(|c| m.client_accounts.contains_key(c))
+                && !user_claims.iter().any(|k| has(k))
+        }
+        CcRule::HasClaim(claim) => has(claim),
+        CcRule::ClaimIs(claim, value) => {
+            claims.pointer(claim).and_then(Value::as_str) == Some(value)
+        }
+        CcRule::Never => false,
+    }
 }
 
 /// The first attribute present as a non-empty string (or number). An email the

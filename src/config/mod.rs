@@ -17,7 +17,7 @@ use std::time::Duration;
 use http::{HeaderName, Method};
 
 pub use secret::{Secret, SecretSource};
-pub use validate::{ConfigError, ConfigErrors, directory_key, load, parse};
+pub use validate::{ConfigError, ConfigErrors, directory_key, is_guid, load, parse};
 
 use crate::auth::route::PathPrefix;
 
@@ -205,6 +205,8 @@ pub struct JwtSettings {
     pub algorithms: Vec<jsonwebtoken::Algorithm>,
     /// Tolerated clock difference with the provider (`nbf`, `exp`).
     pub clock_skew: Duration,
+    /// Claims that must have these values (Cognito: `token_use = access`).
+    pub required_claims: Vec<(String, String)>,
 }
 
 /// RFC 6749 §2.3.1 client authentication.
@@ -231,6 +233,33 @@ pub struct Mapping {
     pub service_account: Option<String>,
     /// Client id → user, for client-credentials tokens.
     pub client_accounts: BTreeMap<String, String>,
+    /// How this kind marks a client-credentials token.
+    pub client_credentials: CcRule,
+    /// Claims that name the token's client, tried in order.
+    pub client_id_claims: &'static [&'static str],
+}
+
+/// How a provider kind marks a token that carries no end user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CcRule {
+    /// `sub == client id`, or a client id and no username (custom, oidc, okta's
+    /// `sub == cid`).
+    SubIsClient,
+    /// The username starts with this prefix (Keycloak `service-account-`).
+    UsernamePrefix(&'static str),
+    /// A token without `uid` (Okta: `uid` is only there for end users).
+    NoClaim(&'static str),
+    /// Entra ID: `idtyp == "app"`, or no `scp`.
+    Azure,
+    /// No marker exists (B2C): only a client listed in `client_accounts`, with
+    /// no user claims, is a client.
+    ListedClientOnly,
+    /// A claim is present (Slack `bot_id`).
+    HasClaim(&'static str),
+    /// A claim has this value (Facebook `type == "APP"`).
+    ClaimIs(&'static str, &'static str),
+    /// The provider has no such tokens.
+    Never,
 }
 
 /// An attribute path: the configured spelling and its JSON pointer.

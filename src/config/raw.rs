@@ -87,7 +87,7 @@ pub struct RawCache {
 }
 
 /// `[providers.NAME]`
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
     pub kind: Option<String>,

@@ -76,9 +76,22 @@ impl JwtValidator {
             .map(|alg| {
                 let mut v = Validation::new(*alg);
                 v.leeway = settings.clock_skew.as_secs();
-                v.set_issuer(&settings.issuers);
-                v.set_audience(&settings.audiences);
-                v.set_required_spec_claims(&["exp", "iss", "aud"]);
+                // Templated issuers (Entra multi-tenant) are checked after decoding.
+                if !settings
+                    .issuers
+                    .iter()
+                    .any(|i| i.contains(TENANT_PLACEHOLDER))
+                {
+                    v.set_issuer(&settings.issuers);
+                }
+                if settings.audiences.is_empty() {
+                    // Bound another way (Cognito: `client_id`, `token_use`).
+                    v.validate_aud = false;
+                    v.set_required_spec_claims(&["exp", "iss"]);
+                } else {
+                    v.set_audience(&settings.audiences);
+                    v.set_required_spec_claims(&["exp", "iss", "aud"]);
+                }
                 (*alg, v)
             })
             .collect();
@@ -104,10 +117,31 @@ impl JwtValidator {
         let Some(key) = self.key(header.kid.as_deref(), header.alg).await? else {
             return Ok(Answer::refused(Refusal::UnknownKey));
         };
-        match jsonwebtoken::decode::<Value>(token, &key.key, validation) {
-            Ok(data) => Ok(Answer::active(data.claims)),
-            Err(e) => Ok(Answer::refused(refusal(e.kind()))),
+        let claims = match jsonwebtoken::decode::<Value>(token, &key.key, validation) {
+            Ok(data) => data.claims,
+            Err(e) => return Ok(Answer::refused(refusal(e.kind()))),
+        };
+        let iss = claims
+            .get("iss")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let tid = claims.get("tid").and_then(Value::as_str);
+        if !self
+            .settings
+            .issuers
+            .iter()
+            .any(|i| issuer_matches(i, iss, tid))
+        {
+            return Ok(Answer::refused(Refusal::WrongIssuer));
         }
+        let required = self.settings.required_claims.iter();
+        if !required
+            .clone()
+            .all(|(k, v)| claims.get(k).and_then(Value::as_str) == Some(v.as_str()))
+        {
+            return Ok(Answer::refused(Refusal::WrongTokenType));
+        }
+        Ok(Answer::active(claims))
     }
 
     /// The key for a `kid` (or the only key for the algorithm, without one),
@@ -197,6 +231,24 @@ impl JwtValidator {
     }
 }
 
+/// Stands for the token's tenant in an Entra multi-tenant issuer.
+pub const TENANT_PLACEHOLDER: &str = "{tenantid}";
+
+/// Whether `iss` is the configured issuer, or the configured template with the
+/// token's own `tid` (a GUID) in place of `{tenantid}`.
+pub fn issuer_matches(configured: &str, iss: &str, tid: Option<&str>) -> bool {
+    match configured.split_once(TENANT_PLACEHOLDER) {
+        None => configured == iss,
+        Some((before, after)) => tid.is_some_and(|t| {
+            crate::config::is_guid(t)
+                && iss.len() == before.len() + t.len() + after.len()
+                && iss.starts_with(before)
+                && iss.ends_with(after)
+                && &iss[before.len()..iss.len() - after.len()] == t
+        }),
+    }
+}
+
 fn is_fresh(set: &KeySet) -> bool {
     set.fetched_at.is_some_and(|t| t.elapsed() <= MAX_KEY_AGE)
 }
@@ -270,5 +322,33 @@ fn refusal(kind: &ErrorKind) -> Refusal {
         ErrorKind::InvalidSignature => Refusal::BadSignature,
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => Refusal::BadAlgorithm,
         _ => Refusal::Malformed,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::issuer_matches;
+
+    #[test]
+    fn issuer_templates_take_the_tokens_own_tenant() {
+        let t = "https://login.microsoftonline.com/{tenantid}/v2.0";
+        let tid = "72f988bf-86f1-41af-91ab-2d7cd011db47";
+        let iss = format!("https://login.microsoftonline.com/{tid}/v2.0");
+        assert!(issuer_matches(t, &iss, Some(tid)));
+        assert!(
+            !issuer_matches(t, &iss, Some("0000000a-86f1-41af-91ab-2d7cd011db47")),
+            "tid must be the one in iss"
+        );
+        assert!(!issuer_matches(t, &iss, None));
+        assert!(
+            !issuer_matches(
+                t,
+                "https://login.microsoftonline.com/evil/v2.0",
+                Some("evil")
+            ),
+            "tid must be a GUID"
+        );
+        assert!(issuer_matches("https://a", "https://a", None));
+        assert!(!issuer_matches("https://a", "https://a/", None));
     }
 }

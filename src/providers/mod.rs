@@ -241,11 +241,12 @@ impl ProviderSet {
     /// order. A provider chosen by `iss` or prefix has the final word.
     pub fn candidates(&self, token: &Token) -> &[Arc<ProviderClient>] {
         let t = token.expose();
-        let by_issuer = unverified_issuer(t).and_then(|iss| {
-            self.inner
-                .all
-                .iter()
-                .position(|c| c.issuers().contains(&iss))
+        let by_issuer = unverified_issuer(t).and_then(|(iss, tid)| {
+            self.inner.all.iter().position(|c| {
+                c.issuers()
+                    .iter()
+                    .any(|i| jwt::issuer_matches(i, &iss, tid.as_deref()))
+            })
         });
         let by_prefix = || {
             self.inner.all.iter().position(|c| {
@@ -331,9 +332,9 @@ pub fn http_client() -> reqwest::Client {
         .expect("the provider HTTP client builds with static settings")
 }
 
-/// The `iss` of a JWT, read without verification, only to choose the provider
-/// that will verify it.
-fn unverified_issuer(token: &str) -> Option<String> {
+/// The `iss` (and Entra's `tid`) of a JWT, read without verification, only to
+/// choose the provider that will verify it.
+fn unverified_issuer(token: &str) -> Option<(String, Option<String>)> {
     use base64::Engine;
     let mut parts = token.split('.');
     let (Some(_), Some(payload), Some(_), None) =
@@ -345,7 +346,9 @@ fn unverified_issuer(token: &str) -> Option<String> {
         .decode(payload)
         .ok()?;
     let claims: Value = serde_json::from_slice(&bytes).ok()?;
-    claims.get("iss")?.as_str().map(str::to_owned)
+    let iss = claims.get("iss")?.as_str()?.to_owned();
+    let tid = claims.get("tid").and_then(Value::as_str).map(str::to_owned);
+    Some((iss, tid))
 }
 
 /// Seconds since the Unix epoch.

@@ -243,6 +243,7 @@ impl OidcClient {
             audiences: self.settings.audiences.clone(),
             algorithms: self.settings.algorithms.clone(),
             clock_skew: self.settings.clock_skew,
+            required_claims: Vec::new(),
         }
     }
 }

@@ -93,6 +93,14 @@ impl FakeIdp {
             .route("/introspect", post(introspect))
             .route("/userinfo", get(userinfo))
             .route("/jwks", get(jwks))
+            // The paths presets derive from an issuer.
+            .route(
+                "/realms/corp/protocol/openid-connect/token/introspect",
+                post(introspect),
+            )
+            .route("/oauth2/default/v1/introspect", post(introspect))
+            .route("/oauth2/v1/introspect", post(introspect))
+            .route("/cognito/.well-known/jwks.json", get(jwks))
             .route(
                 "/realms/corp/.well-known/openid-configuration",
                 get(discovery),

@@ -25,6 +25,8 @@ fn provider(username: &[&str]) -> Provider {
             strip_domain: false,
             service_account: Some("svc".into()),
             client_accounts: BTreeMap::from([("ci".to_owned(), "svc-ci".to_owned())]),
+            client_credentials: crate::config::CcRule::SubIsClient,
+            client_id_claims: &["client_id", "azp", "cid", "appid"],
         },
         allowed_audiences: vec![],
         allowed_clients: vec![],

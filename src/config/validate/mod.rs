@@ -643,9 +643,11 @@ fn unknown_field(message: &str) -> Option<&str> {
 }
 
 mod parts;
+mod presets;
 mod provider;
 
 pub use parts::directory_key;
+pub use presets::is_guid;
 
 #[cfg(test)]
 mod tests;

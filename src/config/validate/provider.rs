@@ -24,6 +24,9 @@ const PRESET_ONLY: &[&str] = &[
     "api_url",
 ];
 
+/// Claims that name a token's client, for `custom` and `oidc`.
+pub(super) const GENERIC_CLIENT_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
+
 /// Keys of `kind = "custom"` that only `validation = "jwt"` uses.
 const JWT_ONLY: &[&str] = &["issuer", "jwks_uri", "audience", "algorithms", "clock_skew"];
 
@@ -74,33 +77,45 @@ impl Cx {
         raw: &raw::RawProvider,
         base: &Path,
     ) -> Option<Provider> {
-        let errors_before = self.errors.len();
-        let kind = match raw.kind.as_deref() {
+        match raw.kind.as_deref() {
             None => {
                 self.err(
                     &p.key("kind"),
-                    "missing: \"custom\" (endpoints given explicitly)",
+                    format!("missing: one of {}", super::presets::KINDS.join(", ")),
                 );
-                return None;
+                None
             }
-            Some("custom") => "custom",
-            Some("oidc") => return self.oidc_provider(p, name, raw, base),
-            Some(other) => {
-                self.not_yet(&p.key("kind"), &format!("the {other:?} preset"));
-                return None;
+            Some("custom") => {
+                for key in preset_keys_present(raw) {
+                    self.err(
+                        &p.key(key),
+                        "not used by kind = \"custom\": give the endpoints explicitly",
+                    );
+                }
+                if raw.validation.as_deref() != Some("jwt") {
+                    for key in jwt_keys_present(raw) {
+                        self.err(&p.key(key), "only used with validation = \"jwt\"");
+                    }
+                }
+                self.built(p, name, "custom", raw, base, true)
             }
-        };
-        for key in preset_keys_present(raw) {
-            self.err(
-                &p.key(key),
-                format!("not used by kind = {kind:?}: give the endpoints explicitly"),
-            );
+            Some("oidc") => self.oidc_provider(p, name, raw, base),
+            Some(kind) => self.preset_provider(p, name, kind, raw, base),
         }
-        if raw.validation.as_deref() != Some("jwt") {
-            for key in jwt_keys_present(raw) {
-                self.err(&p.key(key), "only used with validation = \"jwt\"");
-            }
-        }
+    }
+
+    /// A provider from explicit (or preset-filled) settings. `require_audience`:
+    /// JWT validation needs an `audience` (Cognito binds by `client_id` instead).
+    pub(super) fn built(
+        &mut self,
+        p: &KeyPath,
+        name: &str,
+        kind: &str,
+        raw: &raw::RawProvider,
+        base: &Path,
+        require_audience: bool,
+    ) -> Option<Provider> {
+        let errors_before = self.errors.len();
         let client_id = self.single_client_id(p, raw);
         let client_secret = self.secret(
             &p.key("client_secret_env"),
@@ -109,7 +124,8 @@ impl Cx {
             base,
         );
         let secret_given = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
-        let validation = self.validation(p, raw, client_id.is_some(), secret_given);
+        let validation =
+            self.validation(p, raw, client_id.is_some(), secret_given, require_audience);
         let token_endpoint = raw
             .token_endpoint
             .as_deref()
@@ -139,6 +155,7 @@ impl Cx {
         raw: &raw::RawProvider,
         has_id: bool,
         has_secret: bool,
+        require_audience: bool,
     ) -> Option<Validation> {
         let endpoint = |cx: &mut Cx, key: &str, v: &Option<String>| match v {
             Some(u) => cx.url(&p.key(key), u),
@@ -173,7 +190,7 @@ impl Cx {
                 let endpoint = endpoint(self, "userinfo_endpoint", &raw.userinfo_endpoint)?;
                 Some(Validation::Userinfo { endpoint })
             }
-            Some("jwt") => self.jwt(p, raw).map(Validation::Jwt),
+            Some("jwt") => self.jwt(p, raw, require_audience).map(Validation::Jwt),
             Some("vendor") => {
                 self.not_yet(
                     &p.key("validation"),
@@ -341,7 +358,12 @@ impl Cx {
         )
     }
 
-    fn jwt(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Option<JwtSettings> {
+    fn jwt(
+        &mut self,
+        p: &KeyPath,
+        raw: &raw::RawProvider,
+        require_audience: bool,
+    ) -> Option<JwtSettings> {
         let issuer = raw.issuer.clone();
         if issuer.is_none() {
             self.err(
@@ -364,7 +386,7 @@ impl Cx {
             .as_ref()
             .map(OneOrMany::to_vec)
             .unwrap_or_default();
-        if audiences.is_empty() {
+        if audiences.is_empty() && require_audience {
             self.err(
                 &p.key("audience"),
                 "missing: the `aud` tokens must carry for this API (without it any token of the issuer would do)",
@@ -378,6 +400,7 @@ impl Cx {
             audiences,
             algorithms,
             clock_skew,
+            required_claims: Vec::new(),
         })
     }
 
@@ -447,11 +470,13 @@ impl Cx {
             strip_domain: raw.strip_domain.unwrap_or(false),
             service_account: raw.service_account.clone(),
             client_accounts,
+            client_credentials: CcRule::SubIsClient,
+            client_id_claims: GENERIC_CLIENT_CLAIMS,
         }
     }
 }
 
-fn jwt_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+pub(super) fn jwt_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
     let set = [
         raw.issuer.is_some(),
         raw.jwks_uri.is_some(),
@@ -467,7 +492,7 @@ fn jwt_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
         .collect()
 }
 
-fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+pub(super) fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
     let set = [
         raw.discovery_url.is_some(),
         raw.tenant.is_some(),

@@ -96,10 +96,6 @@ fn not_yet_supported_features_are_errors_not_silence() {
             format!("{MINIMAL}[directory]\nkind = \"atlassian\"\n"),
             "directory.kind",
         ),
-        (
-            format!("{MINIMAL}[providers.x]\nkind = \"okta\"\n"),
-            "providers.x.kind",
-        ),
     ] {
         let e = errors(&text);
         assert!(

@@ -1,0 +1,298 @@
+//! Provider presets: a kind fills in what its vendor documents (endpoints,
+//! validation mode, attributes, how a client-credentials token looks), only
+//! where the operator did not set the key, then the settings are validated as
+//! explicit ones would be. Facts: `../shared/providers.md`.
+
+use std::path::Path;
+
+use super::super::locate::KeyPath;
+use super::super::raw::{OneOrMany, RawProvider};
+use super::super::*;
+use super::Cx;
+
+/// Every provider kind.
+pub(super) const KINDS: &[&str] = &["custom", "oidc", "azure-ad", "keycloak", "okta", "cognito"];
+
+/// What a preset is.
+struct Spec {
+    /// Preset-only keys this kind reads (others are errors).
+    keys: &'static [&'static str],
+    /// Fills derived settings; reports what is missing.
+    fill: fn(&mut Cx, &KeyPath, &mut RawProvider),
+    /// Adjusts the built provider (issuers, bindings the raw keys cannot say).
+    adjust: fn(&mut Provider, &RawProvider),
+    cc: CcRule,
+    client_claims: &'static [&'static str],
+    /// JWT validation binds by `aud` (all but Cognito).
+    require_audience: bool,
+}
+
+fn spec(kind: &str) -> Option<Spec> {
+    let none = |_: &mut Provider, _: &RawProvider| {};
+    Some(match kind {
+        "keycloak" => Spec {
+            keys: &["issuer", "audience", "jwks_uri"],
+            fill: keycloak,
+            adjust: none,
+            cc: CcRule::UsernamePrefix("service-account-"),
+            client_claims: &["client_id", "clientId", "azp"],
+            require_audience: true,
+        },
+        "okta" => Spec {
+            keys: &["issuer", "audience", "jwks_uri"],
+            fill: okta,
+            adjust: none,
+            // `uid` is present only when an end user is bound to the token.
+            cc: CcRule::NoClaim("uid"),
+            client_claims: &["cid", "client_id"],
+            require_audience: true,
+        },
+        "cognito" => Spec {
+            keys: &["issuer", "domain", "jwks_uri"],
+            fill: cognito,
+            adjust: cognito_adjust,
+            cc: CcRule::NoClaim("username"),
+            client_claims: &["client_id"],
+            require_audience: false,
+        },
+        "azure-ad" => Spec {
+            keys: &["tenant", "audience", "token_version", "issuer", "jwks_uri"],
+            fill: azure_ad,
+            adjust: azure_adjust,
+            cc: CcRule::Azure,
+            client_claims: &["azp", "appid"],
+            require_audience: true,
+        },
+        _ => return None,
+    })
+}
+
+impl Cx {
+    /// A provider of a preset kind.
+    pub(super) fn preset_provider(
+        &mut self,
+        p: &KeyPath,
+        name: &str,
+        kind: &str,
+        raw: &RawProvider,
+        base: &Path,
+    ) -> Option<Provider> {
+        let Some(spec) = spec(kind) else {
+            let msg = format!(
+                "{kind:?} is not one of {}",
+                KINDS
+                    .iter()
+                    .map(|k| format!("{k:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+            self.err(&p.key("kind"), msg);
+            return None;
+        };
+        let errors_before = self.errors.len();
+        for key in super::provider::preset_keys_present(raw)
+            .into_iter()
+            .chain(super::provider::jwt_keys_present(raw))
+        {
+            if !spec.keys.contains(&key) && !["algorithms", "clock_skew"].contains(&key) {
+                self.err(&p.key(key), format!("not used by kind = {kind:?}"));
+            }
+        }
+        let mut filled = raw.clone();
+        (spec.fill)(self, p, &mut filled);
+        if self.errors.len() > errors_before {
+            return None;
+        }
+        let mut provider = self.built(p, name, kind, &filled, base, spec.require_audience)?;
+        provider.mapping.client_credentials = spec.cc;
+        provider.mapping.client_id_claims = spec.client_claims;
+        (spec.adjust)(&mut provider, raw);
+        Some(provider)
+    }
+
+    /// The value of a required key, or an error saying what to give.
+    fn required(
+        &mut self,
+        p: &KeyPath,
+        key: &str,
+        value: &Option<String>,
+        what: &str,
+    ) -> Option<String> {
+        if value.is_none() {
+            self.err(&p.key(key), format!("missing: {what}"));
+        }
+        value.clone()
+    }
+}
+
+fn set(slot: &mut Option<String>, value: impl Into<String>) {
+    if slot.is_none() {
+        *slot = Some(value.into());
+    }
+}
+
+fn attrs(r: &mut RawProvider, username: &[&str], email: &[&str]) {
+    let list = |v: &[&str]| Some(OneOrMany::Many(v.iter().map(|s| s.to_string()).collect()));
+    if r.username_attribute.is_none() {
+        r.username_attribute = list(username);
+    }
+    if r.email_attribute.is_none() {
+        r.email_attribute = list(email);
+    }
+}
+
+/// Keycloak: the realm URL; introspection by default (revocation is seen).
+fn keycloak(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    let Some(iss) = cx.required(
+        p,
+        "issuer",
+        &r.issuer,
+        "the realm URL, https://{host}/realms/{realm}",
+    ) else {
+        return;
+    };
+    let base = format!("{}/protocol/openid-connect", iss.trim_end_matches('/'));
+    set(
+        &mut r.introspection_endpoint,
+        format!("{base}/token/introspect"),
+    );
+    set(&mut r.userinfo_endpoint, format!("{base}/userinfo"));
+    set(&mut r.token_endpoint, format!("{base}/token"));
+    set(&mut r.jwks_uri, format!("{base}/certs"));
+    set(&mut r.validation, "introspection");
+    attrs(r, &["username", "preferred_username"], &["email"]);
+}
+
+/// Okta: a custom authorization server (`…/oauth2/{id}`) or the org server.
+fn okta(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    let what =
+        "https://{domain}/oauth2/{server} (custom authorization server) or https://{domain} (org)";
+    let Some(iss) = cx.required(p, "issuer", &r.issuer, what) else {
+        return;
+    };
+    let iss = iss.trim_end_matches('/');
+    let base = if iss.contains("/oauth2/") {
+        iss.to_owned()
+    } else {
+        format!("{iss}/oauth2")
+    };
+    set(
+        &mut r.introspection_endpoint,
+        format!("{base}/v1/introspect"),
+    );
+    set(&mut r.userinfo_endpoint, format!("{base}/v1/userinfo"));
+    set(&mut r.token_endpoint, format!("{base}/v1/token"));
+    set(&mut r.jwks_uri, format!("{base}/v1/keys"));
+    set(&mut r.validation, "introspection");
+    attrs(r, &["username", "preferred_username"], &["email"]);
+}
+
+/// Cognito: access tokens carry no `aud`; `client_id` names the app client.
+fn cognito(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    let what = "the user pool, https://cognito-idp.{region}.amazonaws.com/{pool}";
+    let Some(iss) = cx.required(p, "issuer", &r.issuer, what) else {
+        return;
+    };
+    let clients = match &r.client_id {
+        Some(c) => c.to_vec(),
+        None => {
+            cx.err(&p.key("client_id"), "missing: the allowed app client id(s)");
+            return;
+        }
+    };
+    set(
+        &mut r.jwks_uri,
+        format!("{}/.well-known/jwks.json", iss.trim_end_matches('/')),
+    );
+    if let Some(domain) = r.domain.clone() {
+        set(
+            &mut r.userinfo_endpoint,
+            format!("https://{domain}/oauth2/userInfo"),
+        );
+        set(
+            &mut r.token_endpoint,
+            format!("https://{domain}/oauth2/token"),
+        );
+    }
+    set(&mut r.validation, "jwt");
+    if r.allowed_clients.is_none() {
+        r.allowed_clients = Some(clients.clone());
+    }
+    r.client_id = clients.first().cloned().map(OneOrMany::One);
+    attrs(r, &["username"], &["email"]);
+}
+
+fn cognito_adjust(provider: &mut Provider, _raw: &RawProvider) {
+    if let Validation::Jwt(j) = &mut provider.validation {
+        // ID tokens are signed by the same pool: only access tokens are credentials.
+        j.required_claims = vec![("token_use".into(), "access".into())];
+    }
+}
+
+/// Entra ID: the tenant's GUID, or `common` / `organizations` for any tenant.
+fn azure_ad(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    let what = "the tenant's GUID (Directory ID), or \"common\" / \"organizations\"";
+    let Some(tenant) = cx.required(p, "tenant", &r.tenant, what) else {
+        return;
+    };
+    let multi = matches!(tenant.as_str(), "common" | "organizations" | "consumers");
+    if !multi && !is_guid(&tenant) && r.issuer.is_none() {
+        cx.err(
+            &p.key("tenant"),
+            "tokens name the tenant by GUID: give the Directory ID (a GUID), not a domain",
+        );
+        return;
+    }
+    if let Some(v) = &r.token_version {
+        if !matches!(v.as_str(), "1" | "2") {
+            cx.err(
+                &p.key("token_version"),
+                "\"1\" or \"2\" (leave it out to accept both)",
+            );
+        }
+    }
+    let id = if multi { "{tenantid}" } else { tenant.as_str() };
+    set(
+        &mut r.issuer,
+        format!("https://login.microsoftonline.com/{id}/v2.0"),
+    );
+    set(
+        &mut r.jwks_uri,
+        format!("https://login.microsoftonline.com/{tenant}/discovery/v2.0/keys"),
+    );
+    set(
+        &mut r.token_endpoint,
+        format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
+    );
+    set(&mut r.validation, "jwt");
+    attrs(r, &["preferred_username", "upn", "unique_name"], &["email"]);
+}
+
+fn azure_adjust(provider: &mut Provider, raw: &RawProvider) {
+    let (Validation::Jwt(j), None) = (&mut provider.validation, &raw.issuer) else {
+        return;
+    };
+    let Some(tenant) = &raw.tenant else { return };
+    let id = if is_guid(tenant) {
+        tenant.as_str()
+    } else {
+        "{tenantid}"
+    };
+    let v2 = format!("https://login.microsoftonline.com/{id}/v2.0");
+    let v1 = format!("https://sts.windows.net/{id}/");
+    j.issuers = match raw.token_version.as_deref() {
+        Some("1") => vec![v1],
+        Some("2") => vec![v2],
+        _ => vec![v2, v1],
+    };
+}
+
+/// A GUID as Entra writes tenant ids.
+pub fn is_guid(s: &str) -> bool {
+    let groups: Vec<&str> = s.split('-').collect();
+    groups.len() == 5
+        && groups
+            .iter()
+            .zip([8, 4, 4, 4, 12])
+            .all(|(g, n)| g.len() == n && g.bytes().all(|b| b.is_ascii_hexdigit()))
+}
