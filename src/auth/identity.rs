@@ -191,8 +191,14 @@ fn is_client_credentials(
                 && !user_claims.iter().any(|k| has(k))
         }
         CcRule::HasClaim(claim) => has(claim),
-        CcRule::ClaimIs(claim, value) => {
-            claims.pointer(claim).and_then(Value::as_str) == Some(value)
+        CcRule::ClaimIs(claim, value) => claims.get(claim).and_then(Value::as_str) == Some(value),
+        CcRule::GoogleServiceAccount => {
+            let email = claims
+                .get("email")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            email.ends_with(".gserviceaccount.com")
+                || client_id.is_some_and(|c| m.client_accounts.contains_key(c))
         }
         CcRule::Never => false,
     }

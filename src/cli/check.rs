@@ -61,31 +61,34 @@ pub fn summary(c: &Config) -> String {
     let _ = writeln!(s, "protected       {}", protected.join(", "));
     let _ = writeln!(s, "provider order  {}", c.auth.providers.join(", "));
     for (name, p) in &c.providers {
-        let (mode, url) = match &p.validation {
+        let how = match &p.validation {
             Validation::Introspection {
                 endpoint,
                 client_auth,
-            } => (format!("introspection ({client_auth:?})"), endpoint),
-            Validation::Userinfo { endpoint } => ("userinfo".to_owned(), endpoint),
-            Validation::Jwt(j) => {
-                let mode = format!(
-                    "jwt (iss {}, aud {}), keys",
-                    j.issuers.join(" "),
+            } => {
+                format!("introspection ({client_auth:?}) {endpoint}")
+            }
+            Validation::Userinfo { endpoint } => format!("userinfo {endpoint}"),
+            Validation::Jwt(j) => format!(
+                "jwt (iss {}, aud {}), keys {}",
+                j.issuers.join(" "),
+                if j.audiences.is_empty() {
+                    "not checked".to_owned()
+                } else {
                     j.audiences.join(" ")
-                );
-                (mode, &j.jwks_uri)
-            }
-            Validation::Oidc(o) => {
-                let mode = match o.mode {
-                    Some(m) => format!("oidc discovery, {m:?}, from"),
-                    None => {
-                        "oidc discovery (jwt, else introspection, else userinfo), from".to_owned()
-                    }
-                };
-                (mode, &o.discovery_url)
-            }
+                },
+                j.jwks_uri
+            ),
+            Validation::Oidc(o) => match o.mode {
+                Some(m) => format!("oidc discovery, {m:?}, from {}", o.discovery_url),
+                None => format!(
+                    "oidc discovery (jwt, else introspection, else userinfo), from {}",
+                    o.discovery_url
+                ),
+            },
+            Validation::Vendor(v) => format!("vendor check: {}", vendor_summary(v)),
         };
-        let _ = writeln!(s, "provider {name}: kind {}, {mode} {url}", p.kind);
+        let _ = writeln!(s, "provider {name}: kind {}, {how}", p.kind);
         if let Some(id) = &p.client_id {
             let secret = p
                 .client_secret
@@ -157,4 +160,18 @@ pub fn summary(c: &Config) -> String {
         );
     }
     s
+}
+
+fn vendor_summary(v: &crate::config::Vendor) -> String {
+    use crate::config::Vendor;
+    match v {
+        Vendor::Google { tokeninfo } => format!("tokeninfo {tokeninfo}"),
+        Vendor::Github { api_url } => format!("{api_url}applications/{{client_id}}/token"),
+        Vendor::Gitlab {
+            token_info,
+            userinfo,
+        } => format!("{token_info}, {userinfo}"),
+        Vendor::Slack { api_url, team_id } => format!("{api_url}/auth.test, workspace {team_id}"),
+        Vendor::Facebook { api_url } => format!("{api_url}/debug_token"),
+    }
 }

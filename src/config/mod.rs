@@ -153,6 +153,43 @@ pub enum Validation {
     Jwt(JwtSettings),
     /// Endpoints from OpenID Connect discovery, chosen per token.
     Oidc(Box<OidcSettings>),
+    /// A vendor's own token check (no RFC 7662 endpoint).
+    Vendor(Box<Vendor>),
+}
+
+/// The vendor checks (providers.md §6–10): each binds the token to the
+/// configured client, app or workspace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Vendor {
+    /// `tokeninfo` (`aud`/`azp` must be a configured client).
+    Google {
+        /// The tokeninfo endpoint.
+        tokeninfo: reqwest::Url,
+    },
+    /// `POST /applications/{client_id}/token`, then `/user/emails`.
+    Github {
+        /// `https://api.github.com` or `https://{host}/api/v3`.
+        api_url: reqwest::Url,
+    },
+    /// `/oauth/token/info` (`application.uid` must be ours), then `/oauth/userinfo`.
+    Gitlab {
+        /// The token info endpoint.
+        token_info: reqwest::Url,
+        /// The userinfo endpoint.
+        userinfo: reqwest::Url,
+    },
+    /// `auth.test` (`team_id` must be ours), then `openid.connect.userInfo`.
+    Slack {
+        /// `https://slack.com/api`
+        api_url: reqwest::Url,
+        /// The allowed workspace.
+        team_id: String,
+    },
+    /// `debug_token` (`app_id` must be ours), then `/me`.
+    Facebook {
+        /// `https://graph.facebook.com`
+        api_url: reqwest::Url,
+    },
 }
 
 /// `kind = "oidc"`: what discovery starts from, and what overrides it.
@@ -258,6 +295,9 @@ pub enum CcRule {
     HasClaim(&'static str),
     /// A claim has this value (Facebook `type == "APP"`).
     ClaimIs(&'static str, &'static str),
+    /// Google: a service account (`…gserviceaccount.com` email), or a client
+    /// listed in `client_accounts`.
+    GoogleServiceAccount,
     /// The provider has no such tokens.
     Never,
 }

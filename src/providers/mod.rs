@@ -8,6 +8,7 @@ mod introspection;
 pub mod jwt;
 pub mod oidc;
 mod userinfo;
+mod vendor;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -123,6 +124,7 @@ enum Checker {
     Userinfo,
     Jwt(Box<jwt::JwtValidator>),
     Oidc(Box<oidc::OidcClient>),
+    Vendor,
 }
 
 impl std::fmt::Debug for ProviderClient {
@@ -151,6 +153,7 @@ impl ProviderClient {
                 http.clone(),
                 config.timeout,
             ))),
+            Validation::Vendor(_) => Checker::Vendor,
         };
         ProviderClient {
             config,
@@ -176,6 +179,9 @@ impl ProviderClient {
             }
             (Checker::Jwt(jwt), _) => jwt.check(token.expose()).await,
             (Checker::Oidc(oidc), _) => oidc.check(&self.config, token).await,
+            (Checker::Vendor, Validation::Vendor(v)) => {
+                vendor::check(&self.http, &self.config, v, token).await
+            }
             _ => unreachable!("the checker is built from the validation"),
         };
         result.map_err(|kind| ProviderError::new(&self.config.name, kind))
@@ -363,6 +369,14 @@ pub fn unix_now() -> u64 {
 async fn send_json(
     req: reqwest::RequestBuilder,
 ) -> Result<(u16, Option<Value>), ProviderErrorKind> {
+    let (status, json) = send_any_json(req).await?;
+    Ok((status, json.filter(Value::is_object)))
+}
+
+/// Sends a request and reads a bounded JSON answer of any shape.
+async fn send_any_json(
+    req: reqwest::RequestBuilder,
+) -> Result<(u16, Option<Value>), ProviderErrorKind> {
     let mut res = req.send().await.map_err(classify_reqwest)?;
     let status = res.status().as_u16();
     let mut body = Vec::new();
@@ -372,10 +386,7 @@ async fn send_json(
         }
         body.extend_from_slice(&chunk);
     }
-    let json = serde_json::from_slice::<Value>(&body)
-        .ok()
-        .filter(Value::is_object);
-    Ok((status, json))
+    Ok((status, serde_json::from_slice::<Value>(&body).ok()))
 }
 
 fn classify_reqwest(e: reqwest::Error) -> ProviderErrorKind {

@@ -63,6 +63,48 @@ fn spec(kind: &str) -> Option<Spec> {
             client_claims: &["azp", "appid"],
             require_audience: true,
         },
+        "google" => Spec {
+            keys: &["tokeninfo_endpoint", "userinfo_endpoint"],
+            fill: google,
+            adjust: none,
+            cc: CcRule::GoogleServiceAccount,
+            client_claims: &["client_id", "azp", "aud"],
+            require_audience: false,
+        },
+        "github" => Spec {
+            keys: &["api_url"],
+            fill: github,
+            adjust: none,
+            cc: CcRule::Never,
+            client_claims: &["client_id"],
+            require_audience: false,
+        },
+        "gitlab" => Spec {
+            keys: &["issuer", "userinfo_endpoint"],
+            fill: gitlab,
+            adjust: none,
+            cc: CcRule::Never,
+            client_claims: &["client_id"],
+            require_audience: false,
+        },
+        "slack" => Spec {
+            keys: &["team_id", "api_url"],
+            fill: slack,
+            adjust: none,
+            // Bot tokens are the app's own identity.
+            cc: CcRule::HasClaim("bot_id"),
+            client_claims: &["bot_id"],
+            require_audience: false,
+        },
+        "facebook" => Spec {
+            keys: &["api_url"],
+            fill: facebook,
+            adjust: none,
+            // App access tokens (client credentials grant) have type APP.
+            cc: CcRule::ClaimIs("type", "APP"),
+            client_claims: &["client_id"],
+            require_audience: false,
+        },
         _ => return None,
     })
 }
@@ -285,6 +327,154 @@ fn azure_adjust(provider: &mut Provider, raw: &RawProvider) {
         Some("2") => vec![v2],
         _ => vec![v2, v1],
     };
+}
+
+/// Keeps a list of client ids as `allowed_clients`, the first as `client_id`.
+fn clients(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider, what: &str) -> bool {
+    let Some(list) = r.client_id.as_ref().map(OneOrMany::to_vec) else {
+        cx.err(&p.key("client_id"), format!("missing: {what}"));
+        return false;
+    };
+    if r.allowed_clients.is_none() {
+        r.allowed_clients = Some(list.clone());
+    }
+    r.client_id = list.first().cloned().map(OneOrMany::One);
+    true
+}
+
+fn needs_secret(cx: &mut Cx, p: &KeyPath, r: &RawProvider, what: &str) {
+    if r.client_secret_env.is_none() && r.client_secret_file.is_none() {
+        cx.err(
+            &p.key("client_secret_env"),
+            format!("missing: {what} (`client_secret_env` or `client_secret_file`)"),
+        );
+    }
+}
+
+fn single(cx: &mut Cx, p: &KeyPath, r: &RawProvider, what: &str) {
+    match &r.client_id {
+        Some(OneOrMany::One(_)) => {}
+        Some(OneOrMany::Many(_)) => cx.err(
+            &p.key("client_id"),
+            "one client id (a string) for this kind",
+        ),
+        None => cx.err(&p.key("client_id"), format!("missing: {what}")),
+    }
+}
+
+fn prefixes(r: &mut RawProvider, list: &[&str]) {
+    if r.token_prefixes.is_none() {
+        r.token_prefixes = Some(list.iter().map(|s| s.to_string()).collect());
+    }
+}
+
+/// Google: tokeninfo bound to the OAuth client(s); users by verified email.
+fn google(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    if !clients(cx, p, r, "the OAuth client id(s) tokens must be issued to") {
+        return;
+    }
+    set(
+        &mut r.tokeninfo_endpoint,
+        "https://oauth2.googleapis.com/tokeninfo",
+    );
+    set(
+        &mut r.userinfo_endpoint,
+        "https://openidconnect.googleapis.com/v1/userinfo",
+    );
+    set(&mut r.validation, "vendor");
+    attrs(r, &["email"], &["email"]);
+}
+
+/// GitHub: "check a token" as the OAuth app (only its tokens answer).
+fn github(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    single(cx, p, r, "the OAuth app's client id");
+    needs_secret(cx, p, r, "the OAuth app's client secret");
+    set(&mut r.api_url, "https://api.github.com");
+    set(&mut r.validation, "vendor");
+    prefixes(r, &["gho_", "ghu_"]);
+    attrs(r, &["user.login", "login"], &["email"]);
+}
+
+/// GitLab: token info bound to the application, then userinfo.
+fn gitlab(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    if !clients(cx, p, r, "the application's uid (its client id)") {
+        return;
+    }
+    set(&mut r.issuer, "https://gitlab.com");
+    set(&mut r.validation, "vendor");
+    attrs(r, &["preferred_username", "nickname"], &["email"]);
+}
+
+/// Slack: auth.test bound to the workspace.
+fn slack(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    cx.required(
+        p,
+        "team_id",
+        &r.team_id,
+        "the allowed workspace (team id, e.g. T0123ABCD)",
+    );
+    set(&mut r.api_url, "https://slack.com/api");
+    set(&mut r.validation, "vendor");
+    prefixes(r, &["xoxp-", "xoxb-"]);
+    attrs(r, &["user"], &["email"]);
+}
+
+/// Facebook: debug_token bound to the app; users by email.
+fn facebook(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    single(cx, p, r, "the app id");
+    needs_secret(cx, p, r, "the app secret");
+    set(&mut r.api_url, "https://graph.facebook.com");
+    set(&mut r.validation, "vendor");
+    attrs(r, &["email"], &["email"]);
+}
+
+impl Cx {
+    /// The vendor check of a preset kind (`validation = "vendor"`).
+    pub(super) fn vendor(&mut self, p: &KeyPath, kind: &str, r: &RawProvider) -> Option<Vendor> {
+        let url = |cx: &mut Cx, key: &str, v: &Option<String>| {
+            v.as_deref().and_then(|u| cx.url(&p.key(key), u))
+        };
+        Some(match kind {
+            "google" => Vendor::Google {
+                tokeninfo: url(self, "tokeninfo_endpoint", &r.tokeninfo_endpoint)?,
+            },
+            "github" => Vendor::Github {
+                api_url: url(self, "api_url", &r.api_url)?,
+            },
+            "gitlab" => {
+                let issuer = r
+                    .issuer
+                    .as_deref()
+                    .unwrap_or_default()
+                    .trim_end_matches('/')
+                    .to_owned();
+                let token_info =
+                    self.url(&p.key("issuer"), &format!("{issuer}/oauth/token/info"))?;
+                let userinfo = match &r.userinfo_endpoint {
+                    Some(u) => self.url(&p.key("userinfo_endpoint"), u)?,
+                    None => self.url(&p.key("issuer"), &format!("{issuer}/oauth/userinfo"))?,
+                };
+                Vendor::Gitlab {
+                    token_info,
+                    userinfo,
+                }
+            }
+            "slack" => Vendor::Slack {
+                api_url: url(self, "api_url", &r.api_url)?,
+                team_id: r.team_id.clone()?,
+            },
+            "facebook" => Vendor::Facebook {
+                api_url: url(self, "api_url", &r.api_url)?,
+            },
+            _ => {
+                self.err(
+                    &p.key("validation"),
+                    "\"vendor\" is a preset's own check; kind = \"custom\" has none",
+                );
+                return None;
+            }
+        })
+    }
 }
 
 /// A GUID as Entra writes tenant ids.

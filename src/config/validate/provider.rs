@@ -124,8 +124,14 @@ impl Cx {
             base,
         );
         let secret_given = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
-        let validation =
-            self.validation(p, raw, client_id.is_some(), secret_given, require_audience);
+        let validation = self.validation(
+            p,
+            kind,
+            raw,
+            client_id.is_some(),
+            secret_given,
+            require_audience,
+        );
         let token_endpoint = raw
             .token_endpoint
             .as_deref()
@@ -152,6 +158,7 @@ impl Cx {
     fn validation(
         &mut self,
         p: &KeyPath,
+        kind: &str,
         raw: &raw::RawProvider,
         has_id: bool,
         has_secret: bool,
@@ -191,16 +198,9 @@ impl Cx {
                 Some(Validation::Userinfo { endpoint })
             }
             Some("jwt") => self.jwt(p, raw, require_audience).map(Validation::Jwt),
-            Some("vendor") => {
-                self.not_yet(
-                    &p.key("validation"),
-                    &format!(
-                        "validation = {:?}",
-                        raw.validation.as_deref().unwrap_or_default()
-                    ),
-                );
-                None
-            }
+            Some("vendor") => self
+                .vendor(p, kind, raw)
+                .map(|v| Validation::Vendor(Box::new(v))),
             Some(other) => {
                 self.err(
                     &p.key("validation"),
