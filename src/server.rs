@@ -69,6 +69,9 @@ impl Server {
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX));
         let graceful = GracefulShutdown::new();
+        // Discovery documents and keys, so JWTs route by issuer from the start.
+        let providers = self.gateway.providers.clone();
+        tokio::spawn(async move { providers.prefetch().await });
         tokio::pin!(shutdown);
         loop {
             tokio::select! {

@@ -30,6 +30,8 @@ pub struct Gateway {
     pub service: GatewayService,
     /// The validation cache (for eviction).
     pub cache: CacheLayer,
+    /// The provider clients (for prefetching metadata).
+    pub providers: ProviderSet,
 }
 
 /// Builds the gateway for a config.
@@ -52,10 +54,14 @@ pub fn build(config: &Config) -> Gateway {
         })
         // 3. Canonicalise, route, classify, validate (cached), map, check
         //    requirements; the decision travels as a request extension.
-        .layer(AuthLayer::new(config, providers, cache.clone()))
+        .layer(AuthLayer::new(config, providers.clone(), cache.clone()))
         // 4. Forward with the hand-off the decision asks for.
         .service(Proxy::new(config));
-    Gateway { service, cache }
+    Gateway {
+        service,
+        cache,
+        providers,
+    }
 }
 
 /// Layer for [`StripSpoofed`].

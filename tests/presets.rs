@@ -310,3 +310,37 @@ fn preset_config_errors_say_what_to_give() {
         assert!(err.contains(want), "{provider}\n{err}");
     }
 }
+
+// === Azure AD B2C ===
+
+#[tokio::test]
+async fn b2c_takes_its_issuer_from_the_policy_document_and_maps_emails_array() {
+    let cfg = "kind = \"azure-b2c\"\ntenant = \"contoso\"\npolicy = \"B2C_1_signin\"\naudience = \"api-app-id\"\n\
+               discovery_url = \"{idp}/realms/corp/.well-known/openid-configuration\"\n\
+               [providers.p.client_accounts]\n\"daemon-app\" = \"svc-daemon\"";
+    let (idp, up, gw) = gateway(cfg).await;
+    let claims = |extra: Value| {
+        let mut c = json!({"iss": idp.issuer(), "aud": "api-app-id", "exp": now() + 600, "nbf": now(), "sub": "oid-1",
+            "tfp": "B2C_1_signin", "scp": "read", "azp": "spa-app", "ver": "1.0", "emails": ["alice@corp.example"], "name": "Alice"});
+        for (k, v) in extra.as_object().unwrap() {
+            c[k] = v.clone();
+        }
+        sign("rsa1", "rsa-key-1", &c)
+    };
+    assert_eq!(
+        user_of(&gw, &up, &claims(json!({}))).await,
+        Ok("alice@corp.example".into())
+    );
+    // Client credentials: no marker in B2C, so only a listed client without user claims.
+    let daemon = json!({"azp": "daemon-app", "sub": "daemon-sp", "emails": Value::Null, "name": Value::Null, "scp": "jobs.run"});
+    assert_eq!(
+        user_of(&gw, &up, &claims(daemon)).await,
+        Ok("svc-daemon".into())
+    );
+    let unlisted =
+        json!({"azp": "some-app", "sub": "sp", "emails": Value::Null, "name": Value::Null});
+    assert_eq!(user_of(&gw, &up, &claims(unlisted)).await, refused());
+    let foreign =
+        json!({"iss": "https://fabrikam.b2clogin.com/11111111-2222-3333-4444-555555555555/v2.0/"});
+    assert_eq!(user_of(&gw, &up, &claims(foreign)).await, refused());
+}

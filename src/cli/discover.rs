@@ -54,7 +54,7 @@ pub fn run(args: &DiscoverArgs) -> ExitCode {
     let accepted = [args.issuer.as_str(), issuer]
         .into_iter()
         .find(|i| *i == named);
-    let endpoints = match accepted.map(|i| parse_document(i, &doc)) {
+    let endpoints = match accepted.map(|i| parse_document(Some(i), &doc)) {
         Some(Ok(e)) => e,
         Some(Err(e)) => {
             eprintln!("{url}: {e}");

@@ -195,8 +195,10 @@ pub enum Vendor {
 /// `kind = "oidc"`: what discovery starts from, and what overrides it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OidcSettings {
-    /// The issuer; the discovery document must name exactly this one.
-    pub issuer: String,
+    /// The issuer; the discovery document must name exactly this one. `None`
+    /// (Azure AD B2C, whose issuer holds a tenant GUID): the issuer the
+    /// document at the configured URL names.
+    pub issuer: Option<String>,
     /// `{issuer}/.well-known/openid-configuration` unless overridden.
     pub discovery_url: reqwest::Url,
     /// A forced validation mode; `None`: JWTs locally when keys are listed,

@@ -189,9 +189,7 @@ impl JwtValidator {
         match self.fetch().await {
             Ok(new) => {
                 state.failure = None;
-                let new = Arc::new(new);
-                *self.keys.write().unwrap_or_else(|e| e.into_inner()) = new.clone();
-                tracing::debug!(keys = new.keys.len(), uri = %self.settings.jwks_uri, "Fetched JWKS");
+                let new = self.store(new);
                 Ok(find(&new, kid, alg))
             }
             Err(e) => {
@@ -204,6 +202,35 @@ impl JwtValidator {
                 }
             }
         }
+    }
+
+    /// Fetches the keys if they never were (ahead of the first request).
+    pub async fn prefetch(&self) -> Result<(), ProviderErrorKind> {
+        if self.current().fetched_at.is_some() {
+            return Ok(());
+        }
+        let mut state = self.fetch_state.lock().await;
+        if self.current().fetched_at.is_some() {
+            return Ok(());
+        }
+        match self.fetch().await {
+            Ok(new) => {
+                state.failure = None;
+                self.store(new);
+                Ok(())
+            }
+            Err(e) => {
+                state.failure = Some(Instant::now());
+                Err(e)
+            }
+        }
+    }
+
+    fn store(&self, new: KeySet) -> Arc<KeySet> {
+        let new = Arc::new(new);
+        *self.keys.write().unwrap_or_else(|e| e.into_inner()) = new.clone();
+        tracing::debug!(keys = new.keys.len(), uri = %self.settings.jwks_uri, "Fetched JWKS");
+        new
     }
 
     fn current(&self) -> Arc<KeySet> {

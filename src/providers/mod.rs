@@ -196,13 +196,26 @@ impl ProviderClient {
         })
     }
 
-    /// The issuers whose JWTs this provider validates.
-    fn issuers(&self) -> &[String] {
+    /// Whether this provider validates JWTs of this issuer (`tid`: Entra's
+    /// tenant, for templated issuers).
+    fn handles_issuer(&self, iss: &str, tid: Option<&str>) -> bool {
         match (&self.checker, &self.config.validation) {
-            (Checker::Jwt(_), Validation::Jwt(s)) => &s.issuers,
-            (Checker::Oidc(o), _) => o.issuers(),
-            _ => &[],
+            (Checker::Jwt(_), Validation::Jwt(s)) => {
+                s.issuers.iter().any(|i| jwt::issuer_matches(i, iss, tid))
+            }
+            (Checker::Oidc(o), _) => o.handles_issuer(iss),
+            _ => false,
         }
+    }
+
+    /// Fetches discovery documents and keys ahead of the first request.
+    pub async fn prefetch(&self) -> Result<(), ProviderError> {
+        let result = match &self.checker {
+            Checker::Jwt(j) => j.prefetch().await,
+            Checker::Oidc(o) => o.prefetch().await,
+            Checker::Introspection | Checker::Userinfo | Checker::Vendor => Ok(()),
+        };
+        result.map_err(|kind| ProviderError::new(&self.config.name, kind))
     }
 }
 
@@ -248,11 +261,10 @@ impl ProviderSet {
     pub fn candidates(&self, token: &Token) -> &[Arc<ProviderClient>] {
         let t = token.expose();
         let by_issuer = unverified_issuer(t).and_then(|(iss, tid)| {
-            self.inner.all.iter().position(|c| {
-                c.issuers()
-                    .iter()
-                    .any(|i| jwt::issuer_matches(i, &iss, tid.as_deref()))
-            })
+            self.inner
+                .all
+                .iter()
+                .position(|c| c.handles_issuer(&iss, tid.as_deref()))
         });
         let by_prefix = || {
             self.inner.all.iter().position(|c| {
@@ -265,6 +277,17 @@ impl ProviderSet {
         match by_issuer.or_else(by_prefix) {
             Some(i) => std::slice::from_ref(&self.inner.all[i]),
             None => &self.inner.ordered,
+        }
+    }
+
+    /// Fetches every provider's discovery document and keys, so that JWTs can
+    /// be routed by issuer from the first request. Failures are logged; the
+    /// request path fetches again.
+    pub async fn prefetch(&self) {
+        for client in &self.inner.all {
+            if let Err(e) = client.prefetch().await {
+                tracing::warn!(provider = %client.config.name, error = %e, "Could not prefetch provider metadata");
+            }
         }
     }
 

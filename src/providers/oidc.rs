@@ -23,6 +23,8 @@ const FAILURE_BACKOFF: Duration = Duration::from_secs(1);
 /// The endpoints a discovery document lists (after overrides).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Endpoints {
+    /// The issuer the document names.
+    pub issuer: String,
     /// `jwks_uri`
     pub jwks_uri: Option<reqwest::Url>,
     /// `introspection_endpoint`
@@ -33,13 +35,13 @@ pub struct Endpoints {
     pub token: Option<reqwest::Url>,
 }
 
-/// Reads a discovery document; `issuer` must match it exactly.
-pub fn parse_document(issuer: &str, doc: &Value) -> Result<Endpoints, &'static str> {
+/// Reads a discovery document; `issuer`, if given, must match it exactly.
+pub fn parse_document(issuer: Option<&str>, doc: &Value) -> Result<Endpoints, &'static str> {
     let named = doc
         .get("issuer")
         .and_then(Value::as_str)
         .ok_or("the document names no issuer")?;
-    if named != issuer {
+    if issuer.is_some_and(|i| i != named) {
         return Err("the document names another issuer");
     }
     let url = |k: &str| -> Result<Option<reqwest::Url>, &'static str> {
@@ -54,6 +56,7 @@ pub fn parse_document(issuer: &str, doc: &Value) -> Result<Endpoints, &'static s
         }
     };
     Ok(Endpoints {
+        issuer: named.to_owned(),
         jwks_uri: url("jwks_uri")?,
         introspection: url("introspection_endpoint")?,
         userinfo: url("userinfo_endpoint")?,
@@ -94,9 +97,23 @@ impl OidcClient {
         }
     }
 
-    /// The issuer this provider validates.
-    pub fn issuers(&self) -> &[String] {
-        std::slice::from_ref(&self.settings.issuer)
+    /// Whether this provider validates JWTs of this issuer: the configured one,
+    /// else the one its document named.
+    pub fn handles_issuer(&self, iss: &str) -> bool {
+        match &self.settings.issuer {
+            Some(i) => i == iss,
+            None => self.now().is_some_and(|d| d.endpoints.issuer == iss),
+        }
+    }
+
+    /// Fetches the document (and keys) ahead of the first request.
+    pub async fn prefetch(&self) -> Result<(), ProviderErrorKind> {
+        let d = self.discovered().await?;
+        let may_use_keys = matches!(self.settings.mode, None | Some(OidcMode::Jwt));
+        match &d.jwt {
+            Some(jwt) if may_use_keys => jwt.prefetch().await,
+            _ => Ok(()),
+        }
     }
 
     /// Checks a token with the endpoint its shape and the document call for.
@@ -177,7 +194,7 @@ impl OidcClient {
                 *last_failure = Some(Instant::now());
                 match old {
                     Some(d) => {
-                        tracing::warn!(error = %e, issuer = %self.settings.issuer, "Discovery refresh failed; using the document fetched before");
+                        tracing::warn!(error = %e, url = %self.settings.discovery_url, "Discovery refresh failed; using the document fetched before");
                         Ok(d)
                     }
                     None => Err(e),
@@ -209,26 +226,30 @@ impl OidcClient {
         let doc = json.ok_or(ProviderErrorKind::Garbage(
             "discovery document is not a JSON object",
         ))?;
-        let found =
-            parse_document(&self.settings.issuer, &doc).map_err(ProviderErrorKind::Garbage)?;
+        let found = parse_document(self.settings.issuer.as_deref(), &doc)
+            .map_err(ProviderErrorKind::Garbage)?;
         let s = &self.settings;
         let endpoints = Endpoints {
+            issuer: found.issuer,
             jwks_uri: s.jwks_uri.clone().or(found.jwks_uri),
             introspection: s.introspection_endpoint.clone().or(found.introspection),
             userinfo: s.userinfo_endpoint.clone().or(found.userinfo),
             token: found.token,
         };
-        // Keep the key cache when the key set location did not change.
+        // Keep the key cache when the key set and issuer did not change.
+        let same = |o: &Discovered| {
+            o.endpoints.jwks_uri == endpoints.jwks_uri && o.endpoints.issuer == endpoints.issuer
+        };
         let jwt = match (&endpoints.jwks_uri, old) {
-            (Some(uri), Some(o)) if o.endpoints.jwks_uri.as_ref() == Some(uri) => o.jwt.clone(),
+            (Some(_), Some(o)) if same(o) => o.jwt.clone(),
             (Some(uri), _) => Some(Arc::new(JwtValidator::new(
-                &self.jwt_settings(uri),
+                &self.jwt_settings(&endpoints.issuer, uri),
                 self.http.clone(),
                 self.timeout,
             ))),
             (None, _) => None,
         };
-        tracing::debug!(issuer = %s.issuer, "Fetched the discovery document");
+        tracing::debug!(issuer = %endpoints.issuer, "Fetched the discovery document");
         Ok(Discovered {
             endpoints,
             jwt,
@@ -236,9 +257,9 @@ impl OidcClient {
         })
     }
 
-    fn jwt_settings(&self, jwks_uri: &reqwest::Url) -> JwtSettings {
+    fn jwt_settings(&self, issuer: &str, jwks_uri: &reqwest::Url) -> JwtSettings {
         JwtSettings {
-            issuers: vec![self.settings.issuer.clone()],
+            issuers: vec![issuer.to_owned()],
             jwks_uri: jwks_uri.clone(),
             audiences: self.settings.audiences.clone(),
             algorithms: self.settings.algorithms.clone(),
@@ -259,18 +280,22 @@ mod tests {
         let doc =
             json!({"issuer": "https://idp/realms/a", "jwks_uri": "https://idp/realms/a/certs"});
         assert!(
-            parse_document("https://idp/realms/a", &doc)
+            parse_document(Some("https://idp/realms/a"), &doc)
                 .unwrap()
                 .jwks_uri
                 .is_some()
         );
-        assert!(parse_document("https://idp/realms/b", &doc).is_err());
+        assert!(parse_document(Some("https://idp/realms/b"), &doc).is_err());
         assert!(
-            parse_document("https://idp/realms/a/", &doc).is_err(),
+            parse_document(Some("https://idp/realms/a/"), &doc).is_err(),
             "exact match, no normalisation"
         );
-        assert!(parse_document("x", &json!({})).is_err());
+        assert!(parse_document(Some("x"), &json!({})).is_err());
+        assert_eq!(
+            parse_document(None, &doc).unwrap().issuer,
+            "https://idp/realms/a"
+        );
         let bad = json!({"issuer": "x", "jwks_uri": "ftp://x"});
-        assert!(parse_document("x", &bad).is_err());
+        assert!(parse_document(Some("x"), &bad).is_err());
     }
 }

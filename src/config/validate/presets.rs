@@ -25,6 +25,8 @@ struct Spec {
     client_claims: &'static [&'static str],
     /// JWT validation binds by `aud` (all but Cognito).
     require_audience: bool,
+    /// Built on discovery (B2C: per-policy metadata), issuer from the document.
+    discovery: bool,
 }
 
 fn spec(kind: &str) -> Option<Spec> {
@@ -37,6 +39,7 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::UsernamePrefix("service-account-"),
             client_claims: &["client_id", "clientId", "azp"],
             require_audience: true,
+            discovery: false,
         },
         "okta" => Spec {
             keys: &["issuer", "audience", "jwks_uri"],
@@ -46,6 +49,7 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::NoClaim("uid"),
             client_claims: &["cid", "client_id"],
             require_audience: true,
+            discovery: false,
         },
         "cognito" => Spec {
             keys: &["issuer", "domain", "jwks_uri"],
@@ -54,6 +58,7 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::NoClaim("username"),
             client_claims: &["client_id"],
             require_audience: false,
+            discovery: false,
         },
         "azure-ad" => Spec {
             keys: &["tenant", "audience", "token_version", "issuer", "jwks_uri"],
@@ -62,6 +67,25 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::Azure,
             client_claims: &["azp", "appid"],
             require_audience: true,
+            discovery: false,
+        },
+        "azure-b2c" => Spec {
+            keys: &[
+                "tenant",
+                "policy",
+                "audience",
+                "discovery_url",
+                "issuer",
+                "jwks_uri",
+            ],
+            fill: azure_b2c,
+            adjust: none,
+            // B2C marks no token as app-only: only listed clients without user
+            // claims are clients.
+            cc: CcRule::ListedClientOnly,
+            client_claims: &["azp"],
+            require_audience: true,
+            discovery: true,
         },
         "google" => Spec {
             keys: &["tokeninfo_endpoint", "userinfo_endpoint"],
@@ -70,6 +94,7 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::GoogleServiceAccount,
             client_claims: &["client_id", "azp", "aud"],
             require_audience: false,
+            discovery: false,
         },
         "github" => Spec {
             keys: &["api_url"],
@@ -78,6 +103,7 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::Never,
             client_claims: &["client_id"],
             require_audience: false,
+            discovery: false,
         },
         "gitlab" => Spec {
             keys: &["issuer", "userinfo_endpoint"],
@@ -86,6 +112,7 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::Never,
             client_claims: &["client_id"],
             require_audience: false,
+            discovery: false,
         },
         "slack" => Spec {
             keys: &["team_id", "api_url"],
@@ -95,6 +122,7 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::HasClaim("bot_id"),
             client_claims: &["bot_id"],
             require_audience: false,
+            discovery: false,
         },
         "facebook" => Spec {
             keys: &["api_url"],
@@ -104,6 +132,7 @@ fn spec(kind: &str) -> Option<Spec> {
             cc: CcRule::ClaimIs("type", "APP"),
             client_claims: &["client_id"],
             require_audience: false,
+            discovery: false,
         },
         _ => return None,
     })
@@ -145,7 +174,11 @@ impl Cx {
         if self.errors.len() > errors_before {
             return None;
         }
-        let mut provider = self.built(p, name, kind, &filled, base, spec.require_audience)?;
+        let mut provider = if spec.discovery {
+            self.oidc_provider(p, name, kind, &filled, base, false)?
+        } else {
+            self.built(p, name, kind, &filled, base, spec.require_audience)?
+        };
         provider.mapping.client_credentials = spec.cc;
         provider.mapping.client_id_claims = spec.client_claims;
         (spec.adjust)(&mut provider, raw);
@@ -327,6 +360,40 @@ fn azure_adjust(provider: &mut Provider, raw: &RawProvider) {
         Some("2") => vec![v2],
         _ => vec![v2, v1],
     };
+}
+
+/// Azure AD B2C: per-policy discovery; the issuer is the one the document
+/// names (it holds the tenant's GUID); user flows emit `emails` as an array.
+fn azure_b2c(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    let tenant = cx.required(
+        p,
+        "tenant",
+        &r.tenant,
+        "the B2C tenant name, e.g. \"contoso\"",
+    );
+    let policy = cx.required(
+        p,
+        "policy",
+        &r.policy,
+        "the user flow or custom policy, e.g. \"B2C_1_signin\"",
+    );
+    cx.required(
+        p,
+        "audience",
+        &r.audience.as_ref().map(|_| String::new()),
+        "the API's application (client) id",
+    );
+    let (Some(t), Some(pol)) = (tenant, policy) else {
+        return;
+    };
+    set(
+        &mut r.discovery_url,
+        format!(
+            "https://{t}.b2clogin.com/{t}.onmicrosoft.com/{pol}/v2.0/.well-known/openid-configuration"
+        ),
+    );
+    set(&mut r.validation, "jwt");
+    attrs(r, &["emails[0]", "email"], &["emails[0]", "email"]);
 }
 
 /// Keeps a list of client ids as `allowed_clients`, the first as `client_id`.

@@ -99,7 +99,14 @@ impl Cx {
                 }
                 self.built(p, name, "custom", raw, base, true)
             }
-            Some("oidc") => self.oidc_provider(p, name, raw, base),
+            Some("oidc") => {
+                for key in preset_keys_present(raw) {
+                    if key != "discovery_url" {
+                        self.err(&p.key(key), "not used by kind = \"oidc\"");
+                    }
+                }
+                self.oidc_provider(p, name, "oidc", raw, base, true)
+            }
             Some(kind) => self.preset_provider(p, name, kind, raw, base),
         }
     }
@@ -219,28 +226,28 @@ impl Cx {
     }
 
     /// `kind = "oidc"`: everything from the issuer's discovery document.
-    fn oidc_provider(
+    /// `issuer_required`: false where the issuer is whatever the document at
+    /// the configured URL names (Azure AD B2C).
+    pub(super) fn oidc_provider(
         &mut self,
         p: &KeyPath,
         name: &str,
+        kind: &str,
         raw: &raw::RawProvider,
         base: &Path,
+        issuer_required: bool,
     ) -> Option<Provider> {
         let errors_before = self.errors.len();
-        for key in preset_keys_present(raw) {
-            if key != "discovery_url" {
-                self.err(&p.key(key), "not used by kind = \"oidc\"");
-            }
-        }
         let issuer = match raw.issuer.as_deref() {
             Some(i) => self.url(&p.key("issuer"), i).map(|_| i.to_owned()),
-            None => {
+            None if issuer_required => {
                 self.err(
                     &p.key("issuer"),
                     "missing: the issuer URL (discovery starts from it)",
                 );
                 None
             }
+            None => None,
         };
         let discovery_url = match (&raw.discovery_url, &issuer) {
             (Some(u), _) => self.url(&p.key("discovery_url"), u),
@@ -295,7 +302,7 @@ impl Cx {
             v.as_deref().and_then(|u| cx.url(&p.key(key), u))
         };
         let settings = OidcSettings {
-            issuer: issuer.clone().unwrap_or_default(),
+            issuer: issuer.clone(),
             discovery_url: discovery_url
                 .clone()
                 .unwrap_or_else(|| reqwest::Url::parse("http://invalid/").expect("static URL")),
@@ -315,10 +322,11 @@ impl Cx {
         let token_endpoint = opt_url(self, "token_endpoint", &raw.token_endpoint);
         let mapping = self.mapping(p, raw);
         let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
-        (self.errors.len() == errors_before && issuer.is_some() && discovery_url.is_some()).then(
-            || Provider {
+        let issuer_ok = issuer.is_some() || !issuer_required;
+        (self.errors.len() == errors_before && issuer_ok && discovery_url.is_some()).then(|| {
+            Provider {
                 name: Arc::from(name),
-                kind: "oidc".to_owned(),
+                kind: kind.to_owned(),
                 validation: Validation::Oidc(Box::new(settings)),
                 client_id,
                 client_secret,
@@ -329,8 +337,8 @@ impl Cx {
                 allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
                 token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
                 timeout,
-            },
-        )
+            }
+        })
     }
 
     fn single_client_id(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Option<String> {
