@@ -145,6 +145,42 @@ require_scopes = ["write"]
     assert!(!stdout.contains("super-secret-client-value"));
 }
 
+/// The variables the example files name for their secrets.
+const EXAMPLE_SECRETS: &[&str] = &[
+    "OKTA_CLIENT_SECRET",
+    "RESTGATE_UPSTREAM_SECRET",
+    "KEYCLOAK_CLIENT_SECRET",
+    "GITHUB_CLIENT_SECRET",
+    "FACEBOOK_APP_SECRET",
+    "OIDC_CLIENT_SECRET",
+];
+
+#[test]
+fn every_provider_kind_has_an_example() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    for kind in [
+        "azure-ad",
+        "azure-b2c",
+        "keycloak",
+        "okta",
+        "cognito",
+        "google",
+        "github",
+        "gitlab",
+        "slack",
+        "facebook",
+        "oidc",
+    ] {
+        let text = std::fs::read_to_string(dir.join(format!("{kind}.toml")))
+            .unwrap_or_else(|_| panic!("config/{kind}.toml"));
+        assert!(text.contains(&format!("kind = \"{kind}\"")), "{kind}");
+        assert!(
+            text.starts_with('#'),
+            "{kind}.toml starts with what to register at the provider"
+        );
+    }
+}
+
 #[test]
 fn the_example_configs_are_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
@@ -155,8 +191,7 @@ fn the_example_configs_are_valid() {
             let out = Command::new(env!("CARGO_BIN_EXE_restgate"))
                 .args(["check", "--config"])
                 .arg(&path)
-                .env("OKTA_CLIENT_SECRET", "example-secret")
-                .env("RESTGATE_UPSTREAM_SECRET", "example-shared-secret")
+                .envs(EXAMPLE_SECRETS.iter().map(|name| (name, "example-secret")))
                 .output()
                 .unwrap();
             assert!(
@@ -168,5 +203,8 @@ fn the_example_configs_are_valid() {
             n += 1;
         }
     }
-    assert!(n >= 1, "config/ holds example files");
+    assert!(
+        n >= 12,
+        "config/ holds the full example and one file per provider kind"
+    );
 }

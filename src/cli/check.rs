@@ -166,12 +166,24 @@ fn vendor_summary(v: &crate::config::Vendor) -> String {
     use crate::config::Vendor;
     match v {
         Vendor::Google { tokeninfo } => format!("tokeninfo {tokeninfo}"),
-        Vendor::Github { api_url } => format!("{api_url}applications/{{client_id}}/token"),
+        Vendor::Github { api_url } => {
+            format!(
+                "{}/applications/{{client_id}}/token",
+                api_url.as_str().trim_end_matches('/')
+            )
+        }
         Vendor::Gitlab {
             token_info,
             userinfo,
         } => format!("{token_info}, {userinfo}"),
-        Vendor::Slack { api_url, team_id } => format!("{api_url}/auth.test, workspace {team_id}"),
-        Vendor::Facebook { api_url } => format!("{api_url}/debug_token"),
+        Vendor::Slack { api_url, team_id } => {
+            format!(
+                "{}/auth.test, workspace {team_id}",
+                api_url.as_str().trim_end_matches('/')
+            )
+        }
+        Vendor::Facebook { api_url } => {
+            format!("{}/debug_token", api_url.as_str().trim_end_matches('/'))
+        }
     }
 }
