@@ -317,3 +317,57 @@ fn symmetric_and_unknown_algorithms_are_config_errors() {
         .to_string();
     assert!(err.contains("providers.j.audience: missing"), "{err}");
 }
+
+#[tokio::test]
+async fn routes_can_require_a_provider_and_an_audience() {
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    idp.set_jwks(vec![jwk("rsa1")]);
+    let toml = format!(
+        r#"
+{}
+[providers.zjwt]
+kind = "custom"
+validation = "jwt"
+issuer = "{ISS}"
+jwks_uri = "{}"
+audience = ["{AUD}", "api://admin"]
+username_attribute = "preferred_username"
+
+[[route]]
+path = "/rest/api/2/user"
+allow_providers = ["idp"]
+
+[[route]]
+path = "/rest/api/2/admin"
+require_audience = ["api://admin"]
+"#,
+        config(&idp, &up, ""),
+        idp.url("/jwks")
+    );
+    let gw = TestGateway::start(&toml).await;
+    idp.add_user("opaque-bob", "bob");
+    let jwt = sign("rsa1", "rsa-key-1", &claims("alice"));
+    let admin_jwt = sign(
+        "rsa1",
+        "rsa-key-1",
+        &with(claims("carol"), "aud", json!("api://admin")),
+    );
+    // /user: only tokens of the introspection provider.
+    assert_eq!(
+        gw.bearer("/rest/api/2/user/x", "opaque-bob").await.status,
+        200
+    );
+    let res = gw.bearer("/rest/api/2/user/x", &jwt).await;
+    assert_eq!((res.status, res.error().as_str()), (403, "forbidden"));
+    // /admin: only tokens for the admin audience.
+    assert_eq!(gw.bearer("/rest/api/2/admin/x", &jwt).await.status, 403);
+    assert_eq!(
+        gw.bearer("/rest/api/2/admin/x", &admin_jwt).await.status,
+        200
+    );
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("carol")
+    );
+}
