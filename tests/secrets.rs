@@ -23,7 +23,26 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
         .collect();
     idp.add_user(good, "alice");
     idp.add_token(flaky, json!({"username": "bob"}));
-    let extra = format!("\n[[api_keys]]\nname = \"k\"\nuser = \"ci\"\nhash = \"sha256:{hash}\"\n");
+    // A Facebook provider: its check sends the app secret in a query string.
+    let vendors = common::vendors::FakeVendors::start().await;
+    vendors.answer(
+        "/debug_token",
+        "EAA-FB-TOKEN-55aa",
+        200,
+        json!({"data": {"app_id": "424242", "type": "USER",
+        "is_valid": true, "expires_at": now() + 600, "user_id": "7"}}),
+    );
+    vendors.answer(
+        "/me",
+        "EAA-FB-TOKEN-55aa",
+        200,
+        json!({"id": "7", "email": "fb@corp.example"}),
+    );
+    let extra = format!(
+        "\n[providers.fb]\nkind = \"facebook\"\ntoken_prefixes = [\"EAA\"]\nclient_id = \"424242\"\nclient_secret_file = \"{{secret_file}}\"\napi_url = \"{}\"\n\
+         \n[[api_keys]]\nname = \"k\"\nuser = \"ci\"\nhash = \"sha256:{hash}\"\n",
+        vendors.url()
+    );
     let gw = Spawned::start(&config(&idp, &up, &extra), "trace");
     let mut bodies = String::new();
     for (token, want) in [
@@ -31,6 +50,7 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
         (bad, 401),
         (key, 200),
         ("rgk_wrong-key-material", 401),
+        ("EAA-FB-TOKEN-55aa", 200),
     ] {
         let res = send_to(
             gw.addr,
@@ -71,6 +91,14 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
         logs.contains("TRACE") && logs.len() > 1000,
         "trace logging was on:\n{logs}"
     );
+    assert!(
+        vendors.calls().iter().any(|(r, _)| r == "/debug_token"),
+        "the facebook check ran"
+    );
+    assert!(
+        vendors.calls().iter().any(|(r, _)| r == "/me"),
+        "and read the email"
+    );
     for secret in [
         good,
         bad,
@@ -78,6 +106,7 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
         key,
         "rgk_wrong-key-material",
         "tok-SLOW-77aa",
+        "EAA-FB-TOKEN-55aa",
         CLIENT_SECRET,
     ] {
         assert!(!logs.contains(secret), "{secret} appears in the logs");

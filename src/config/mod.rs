@@ -342,6 +342,22 @@ pub struct Provider {
     pub timeout: Duration,
 }
 
+// === impl Provider ===
+
+impl Provider {
+    /// restgate's own client id and secret at this provider (empty if unset),
+    /// for the one place each goes on the wire.
+    pub fn own_credentials(&self) -> (&str, &str) {
+        let id = self.client_id.as_deref().unwrap_or_default();
+        let secret = self
+            .client_secret
+            .as_ref()
+            .map(Secret::expose)
+            .unwrap_or_default();
+        (id, secret)
+    }
+}
+
 /// `[directory]`
 #[derive(Debug, Clone)]
 pub enum Directory {

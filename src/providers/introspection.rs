@@ -17,12 +17,7 @@ pub(super) async fn check(
     client_auth: ClientAuth,
     token: &Token,
 ) -> Result<Answer, ProviderErrorKind> {
-    let id = provider.client_id.as_deref().unwrap_or_default();
-    let secret = provider
-        .client_secret
-        .as_ref()
-        .map(|s| s.expose())
-        .unwrap_or_default();
+    let (id, secret) = provider.own_credentials();
     let mut form: Vec<(&str, &str)> = vec![
         ("token", token.expose()),
         ("token_type_hint", "access_token"),

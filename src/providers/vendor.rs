@@ -109,12 +109,7 @@ async fn github(
     api_url: &reqwest::Url,
     token: &Token,
 ) -> Result<Answer, ProviderErrorKind> {
-    let id = p.client_id.as_deref().unwrap_or_default();
-    let secret = p
-        .client_secret
-        .as_ref()
-        .map(|s| s.expose())
-        .unwrap_or_default();
+    let (id, secret) = p.own_credentials();
     let req = http
         .post(url(api_url, &format!("applications/{id}/token"))?)
         .timeout(p.timeout)
@@ -281,12 +276,7 @@ async fn facebook(
     api_url: &reqwest::Url,
     token: &Token,
 ) -> Result<Answer, ProviderErrorKind> {
-    let id = p.client_id.as_deref().unwrap_or_default();
-    let secret = p
-        .client_secret
-        .as_ref()
-        .map(|s| s.expose())
-        .unwrap_or_default();
+    let (id, secret) = p.own_credentials();
     let app_token = format!("{id}|{secret}");
     let req = http
         .get(url(api_url, "debug_token")?)

@@ -485,37 +485,39 @@ impl Cx {
 }
 
 pub(super) fn jwt_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+    let r = raw;
     let set = [
-        raw.issuer.is_some(),
-        raw.jwks_uri.is_some(),
-        raw.audience.is_some(),
-        raw.algorithms.is_some(),
-        raw.clock_skew.is_some(),
+        r.issuer.is_some(),
+        r.jwks_uri.is_some(),
+        r.audience.is_some(),
+        r.algorithms.is_some(),
+        r.clock_skew.is_some(),
     ];
-    JWT_ONLY
-        .iter()
-        .zip(set)
-        .filter(|(_, s)| *s)
-        .map(|(k, _)| *k)
-        .collect()
+    present(JWT_ONLY, &set)
 }
 
 pub(super) fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
+    let r = raw;
     let set = [
-        raw.discovery_url.is_some(),
-        raw.tenant.is_some(),
-        raw.policy.is_some(),
-        raw.realm.is_some(),
-        raw.domain.is_some(),
-        raw.team_id.is_some(),
-        raw.token_version.is_some(),
-        raw.tokeninfo_endpoint.is_some(),
-        raw.api_url.is_some(),
+        r.discovery_url.is_some(),
+        r.tenant.is_some(),
+        r.policy.is_some(),
+        r.realm.is_some(),
+        r.domain.is_some(),
+        r.team_id.is_some(),
+        r.token_version.is_some(),
+        r.tokeninfo_endpoint.is_some(),
+        r.api_url.is_some(),
     ];
-    PRESET_ONLY
+    present(PRESET_ONLY, &set)
+}
+
+/// The names whose flag is set (`names` and `set` in the same order).
+fn present(names: &[&'static str], set: &[bool]) -> Vec<&'static str> {
+    names
         .iter()
         .zip(set)
-        .filter(|(_, s)| *s)
+        .filter(|(_, s)| **s)
         .map(|(k, _)| *k)
         .collect()
 }
