@@ -60,6 +60,13 @@ pub enum GatewayError {
     /// The upstream did not answer in time.
     #[error("upstream timed out")]
     UpstreamTimeout,
+    /// A request restgate would sign already names a requestor or OAuth
+    /// parameter: a client must never choose the impersonated user.
+    #[error("the request carries an impersonation or OAuth parameter")]
+    ImpersonationParameter,
+    /// A form body too large to read for signing.
+    #[error("form body too large to sign")]
+    FormTooLarge,
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -163,6 +170,18 @@ impl GatewayError {
                 StatusCode::GATEWAY_TIMEOUT,
                 "gateway_timeout",
                 "the upstream did not answer in time",
+                C::None,
+            ),
+            E::ImpersonationParameter => r(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                "the request may not carry xoauth_requestor_id, user_id or oauth_* parameters",
+                C::None,
+            ),
+            E::FormTooLarge => r(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "invalid_request",
+                "the form body is too large",
                 C::None,
             ),
             E::Internal(_) => r(
@@ -331,6 +350,14 @@ mod tests {
                 false,
             ),
             (E::UpstreamTimeout, 504, "gateway_timeout", None, false),
+            (
+                E::ImpersonationParameter,
+                400,
+                "invalid_request",
+                None,
+                false,
+            ),
+            (E::FormTooLarge, 413, "invalid_request", None, false),
             (E::Internal("bug"), 500, "internal_error", None, false),
         ];
         for (err, status, code, www, retry) in table {

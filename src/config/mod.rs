@@ -87,6 +87,30 @@ pub struct Upstream {
     pub response_timeout: Duration,
     /// A shared secret header and its value, for a header authenticator to check.
     pub shared_secret: Option<(HeaderName, Secret)>,
+    /// The OAuth 1.0a consumer, with `identity = "oauth1"`.
+    pub oauth1: Option<OAuth1>,
+}
+
+/// `[upstream.oauth1]`: the consumer of the product's incoming application link.
+#[derive(Debug, Clone)]
+pub struct OAuth1 {
+    /// The link's consumer key.
+    pub consumer_key: String,
+    /// The consumer's RSA private key.
+    pub private_key: PrivateKey,
+    /// `scheme://host[:port]` as the product's Tomcat rebuilds it (lower-case,
+    /// default port omitted), without a path: the request path follows.
+    pub signed_base_url: String,
+}
+
+/// An RSA private key that prints as `<redacted>`.
+#[derive(Clone)]
+pub struct PrivateKey(pub Arc<rsa::RsaPrivateKey>);
+
+impl std::fmt::Debug for PrivateKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// What to do with a credential class restgate does not validate itself.

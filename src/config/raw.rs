@@ -58,7 +58,16 @@ pub struct RawUpstream {
     pub shared_secret_header: Option<String>,
     pub shared_secret_env: Option<String>,
     pub shared_secret_file: Option<String>,
-    pub oauth1: Option<toml::Table>,
+    pub oauth1: Option<RawOAuth1>,
+}
+
+/// `[upstream.oauth1]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawOAuth1 {
+    pub consumer_key: Option<String>,
+    pub private_key_file: Option<String>,
+    pub signed_base_url: Option<String>,
 }
 
 /// `[auth]`

@@ -18,7 +18,7 @@ use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tower_service::Service;
 
-use super::handoff::HeaderHandoff;
+use super::handoff::IdentityHandoff;
 use super::headers::{remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol};
 use crate::Body;
 use crate::auth::{GatewayError, Handoff};
@@ -35,11 +35,11 @@ pub struct Proxy {
 }
 
 struct Inner {
-    client: Client<HttpConnector, Incoming>,
+    client: Client<HttpConnector, Body>,
     scheme: Scheme,
     authority: Authority,
     response_timeout: Duration,
-    handoff: HeaderHandoff,
+    handoff: IdentityHandoff,
     proto: &'static str,
 }
 
@@ -69,7 +69,7 @@ impl Proxy {
                 scheme,
                 authority,
                 response_timeout: up.response_timeout,
-                handoff: HeaderHandoff::new(up, &config.auth.api_key_header),
+                handoff: IdentityHandoff::new(config),
                 proto: "http",
             }),
         }
@@ -122,7 +122,7 @@ impl Inner {
             restore_upgrade(&mut parts.headers, p.clone());
         }
         set_forwarded(&mut parts.headers, peer, self.proto);
-        self.handoff.apply(&mut parts.headers, &handoff)?;
+        let body = self.handoff.apply(&mut parts, body, &handoff).await?;
 
         let sent = self.client.request(Request::from_parts(parts, body));
         let mut res = match tokio::time::timeout(self.response_timeout, sent).await {
@@ -130,6 +130,8 @@ impl Inner {
             Ok(Err(e)) => return Err(GatewayError::UpstreamUnreachable(Box::new(e))),
             Ok(Ok(res)) => res,
         };
+        // Before anything of the response reaches the client (or a tunnel opens).
+        self.handoff.check_response(res.headers_mut(), &handoff)?;
 
         let res_upgrade = upgrade_protocol(res.headers());
         if res.status() == StatusCode::SWITCHING_PROTOCOLS {
@@ -147,7 +149,6 @@ impl Inner {
         if let (StatusCode::SWITCHING_PROTOCOLS, Some(p)) = (parts.status, res_upgrade) {
             restore_upgrade(&mut parts.headers, p);
         }
-        self.handoff.apply_response(&mut parts.headers, &handoff);
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 

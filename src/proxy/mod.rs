@@ -4,6 +4,7 @@
 pub mod forward;
 pub mod handoff;
 pub mod headers;
+pub mod oauth1;
 
 pub use forward::{PeerAddr, Proxy};
 pub use headers::Spoofable;

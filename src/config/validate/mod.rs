@@ -416,9 +416,21 @@ impl Cx {
                 ("oauth1", IdentityMode::OAuth1),
             ],
         );
-        if identity == IdentityMode::OAuth1 || raw.oauth1.is_some() {
-            self.not_yet(&p.key("identity"), "the \"oauth1\" hand-off");
-        }
+        let oauth1 = match (identity, &raw.oauth1) {
+            (IdentityMode::OAuth1, Some(o)) => self.oauth1(&p.key("oauth1"), o, base),
+            (IdentityMode::OAuth1, None) => {
+                self.err(
+                    &p.key("oauth1"),
+                    "missing: identity = \"oauth1\" needs [upstream.oauth1]",
+                );
+                None
+            }
+            (IdentityMode::Header, Some(_)) => {
+                self.err(&p.key("oauth1"), "only used with identity = \"oauth1\"");
+                None
+            }
+            (IdentityMode::Header, None) => None,
+        };
         let secret = self.secret(
             &p.key("shared_secret_env"),
             raw.shared_secret_env.as_ref(),
@@ -462,7 +474,52 @@ impl Cx {
                 "300s",
             ),
             shared_secret,
+            oauth1,
         }
+    }
+
+    fn oauth1(&mut self, p: &KeyPath, raw: &raw::RawOAuth1, base: &Path) -> Option<OAuth1> {
+        let consumer_key = raw.consumer_key.clone();
+        if consumer_key.as_deref().is_none_or(str::is_empty) {
+            self.err(
+                &p.key("consumer_key"),
+                "missing: the consumer key of the product's incoming link",
+            );
+        }
+        let private_key = match &raw.private_key_file {
+            None => {
+                self.err(
+                    &p.key("private_key_file"),
+                    "missing: the consumer's RSA private key (`restgate oauth1 keygen` makes one)",
+                );
+                None
+            }
+            Some(f) => match crate::proxy::oauth1::load_private_key(&resolve(base, f)) {
+                Ok(k) => Some(k),
+                Err(e) => {
+                    self.err(&p.key("private_key_file"), e);
+                    None
+                }
+            },
+        };
+        let signed_base_url = match &raw.signed_base_url {
+            None => {
+                self.err(&p.key("signed_base_url"), "missing: the public URL the product's Tomcat rebuilds, e.g. \"https://jira.example.com\"");
+                None
+            }
+            Some(u) => match crate::proxy::oauth1::normalise_base_url(u) {
+                Ok(n) => Some(n),
+                Err(e) => {
+                    self.err(&p.key("signed_base_url"), e);
+                    None
+                }
+            },
+        };
+        Some(OAuth1 {
+            consumer_key: consumer_key?,
+            private_key: private_key?,
+            signed_base_url: signed_base_url?,
+        })
     }
 
     /// The headers restgate sets or reads must be different headers: setting one

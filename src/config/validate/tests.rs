@@ -81,10 +81,6 @@ fn identity_header_may_not_be_a_managed_header() {
 fn not_yet_supported_features_are_errors_not_silence() {
     for (text, key) in [
         (
-            format!("{MINIMAL}identity = \"oauth1\"\n"),
-            "upstream.identity",
-        ),
-        (
             "[upstream]\nurl = \"https://jira\"\n".to_owned(),
             "upstream.url",
         ),
@@ -162,5 +158,39 @@ fn headers_restgate_sets_must_be_distinct() {
     assert!(
         e.iter().any(|e| e.contains("upstream.email_header")),
         "{e:?}"
+    );
+}
+
+#[test]
+fn oauth1_needs_its_table_and_a_usable_key() {
+    let e = errors(&format!("{MINIMAL}identity = \"oauth1\"\n"));
+    assert!(
+        e.iter().any(|e| e.contains("upstream.oauth1: missing")),
+        "{e:?}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("k.pem"), "not a key").unwrap();
+    let text = format!(
+        "{MINIMAL}identity = \"oauth1\"\n[upstream.oauth1]\nconsumer_key = \"restgate\"\n\
+         private_key_file = \"k.pem\"\nsigned_base_url = \"https://jira.example.com/jira\"\n"
+    );
+    let e = match parse(&text, &dir.path().join("r.toml")) {
+        Ok(_) => vec![],
+        Err(e) => e.0.iter().map(|e| e.to_string()).collect(),
+    };
+    assert!(
+        e.iter()
+            .any(|e| e.contains("upstream.oauth1.private_key_file")
+                && e.contains("no RSA private key")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter()
+            .any(|e| e.contains("upstream.oauth1.signed_base_url") && e.contains("request path")),
+        "{e:?}"
+    );
+    assert!(
+        e.iter().all(|e| !e.contains("not a key")),
+        "the file's content is never quoted"
     );
 }
