@@ -4,6 +4,7 @@
 
 #![allow(dead_code)]
 
+pub mod atlassian;
 pub mod vendors;
 
 use std::collections::HashMap;
