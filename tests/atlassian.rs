@@ -3,67 +3,10 @@
 
 mod common;
 
-use std::path::Path;
-
-use common::atlassian::{MockConfig, OAuthOutcome, Product, ProductMock, native_pat};
+use common::atlassian::{
+    OAuthOutcome, PUBLIC, Product, ProductMock, keys, mock_config, native_pat, oauth1_gateway,
+};
 use common::*;
-
-const PUBLIC: &str = "https://jira.example.com";
-
-fn keys() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys")
-}
-
-fn mock_config(product: Product, context: &str) -> MockConfig {
-    MockConfig {
-        product,
-        context: context.into(),
-        public_base: PUBLIC.into(),
-        consumer_key: "restgate".into(),
-        public_key_pem: std::fs::read_to_string(keys().join("rsa1.pub.pem")).unwrap(),
-        impersonation: true,
-    }
-}
-
-/// A fake IdP, a product mock, and restgate in oauth1 mode in front of it.
-async fn oauth1_gateway(
-    product: Product,
-    context: &str,
-    extra: &str,
-) -> (FakeIdp, ProductMock, TestGateway) {
-    let idp = FakeIdp::start().await;
-    let mock = ProductMock::start(mock_config(product, context)).await;
-    let toml = format!(
-        r#"
-[upstream]
-url = "{}"
-identity = "oauth1"
-[upstream.oauth1]
-consumer_key = "restgate"
-private_key_file = "{}"
-signed_base_url = "{PUBLIC}"
-[auth]
-protected_paths = ["{context}/rest/", "{context}/plugins/"]
-providers = ["idp"]
-[providers.idp]
-kind = "custom"
-validation = "introspection"
-introspection_endpoint = "{}"
-client_id = "{CLIENT_ID}"
-client_secret_file = "{{secret_file}}"
-username_attribute = "username"
-{extra}
-"#,
-        mock.url(),
-        keys().join("rsa1.pem").display(),
-        idp.url("/introspect"),
-    );
-    let gw = TestGateway::start(&toml).await;
-    for u in ["alice", "bob", "carol", "zed"] {
-        idp.add_user(&format!("tok-{u}"), u);
-    }
-    (idp, mock, gw)
-}
 
 #[tokio::test]
 async fn each_product_answers_as_the_mapped_user() {

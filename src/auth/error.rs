@@ -67,6 +67,9 @@ pub enum GatewayError {
     /// A form body too large to read for signing.
     #[error("form body too large to sign")]
     FormTooLarge,
+    /// The local directory could not be asked.
+    #[error("directory lookup failed")]
+    DirectoryUnavailable,
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -182,6 +185,12 @@ impl GatewayError {
                 StatusCode::PAYLOAD_TOO_LARGE,
                 "invalid_request",
                 "the form body is too large",
+                C::None,
+            ),
+            E::DirectoryUnavailable => r(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "temporarily_unavailable",
+                "the user directory could not be reached; retry later",
                 C::None,
             ),
             E::Internal(_) => r(
@@ -358,6 +367,13 @@ mod tests {
                 false,
             ),
             (E::FormTooLarge, 413, "invalid_request", None, false),
+            (
+                E::DirectoryUnavailable,
+                503,
+                "temporarily_unavailable",
+                None,
+                true,
+            ),
             (E::Internal("bug"), 500, "internal_error", None, false),
         ];
         for (err, status, code, www, retry) in table {

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use crate::config::{Attr, CcRule, Directory, Mapping, MatchField, Provider, directory_key};
+use crate::config::{Attr, CcRule, Mapping, Provider};
 
 /// Clock skew tolerated on `nbf`.
 const NBF_SKEW_SECS: u64 = 60;
@@ -319,34 +319,6 @@ pub fn parse_attr(text: &str) -> Result<Attr, String> {
         written: text.to_owned(),
         pointer,
     })
-}
-
-/// The outcome of a directory check.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum DirectoryAnswer {
-    /// The user to hand off.
-    Found(String),
-    /// Not in the local directory (`403 unknown_user`).
-    Unknown,
-}
-
-/// Resolves the mapped principal through `[directory]`. Service accounts are
-/// configured local users and are not looked up.
-pub fn resolve_directory(dir: &Directory, p: &Principal) -> DirectoryAnswer {
-    match dir {
-        Directory::None => DirectoryAnswer::Found(p.user.clone()),
-        Directory::Static { .. } if p.client_credentials => DirectoryAnswer::Found(p.user.clone()),
-        Directory::Static { match_field, users } => {
-            let key = match match_field {
-                MatchField::Username => Some(p.user.as_str()),
-                MatchField::Email => p.email.as_deref(),
-            };
-            match key.and_then(|k| users.get(&directory_key(*match_field, k))) {
-                Some(u) => DirectoryAnswer::Found(u.clone()),
-                None => DirectoryAnswer::Unknown,
-            }
-        }
-    }
 }
 
 #[cfg(test)]

@@ -17,10 +17,11 @@ use tower_service::Service;
 use super::api_key::{ApiKeys, KeyRefusal};
 use super::cache::{CacheLayer, CachedValidator, Source};
 use super::credential::{Classifier, Credential, Token, class_name};
+use super::directory::{DirectoryAnswer, DirectoryClient};
 use super::error::GatewayError;
-use super::identity::{DirectoryAnswer, Principal, Verdict, resolve_directory};
+use super::identity::{Principal, Verdict};
 use super::route::{RouteTable, canonicalize};
-use crate::config::{Config, Directory, PassOrReject, Route};
+use crate::config::{Config, PassOrReject, Route};
 use crate::providers::{ProviderSet, unix_now};
 
 /// What the proxy does with a request's identity.
@@ -41,7 +42,7 @@ pub struct AuthState {
     unknown_bearer: PassOrReject,
     validator: CachedValidator<ProviderSet>,
     api_keys: ApiKeys,
-    directory: Directory,
+    directory: DirectoryClient,
 }
 
 /// Builds [`AuthService`]s.
@@ -67,7 +68,7 @@ impl AuthLayer {
             unknown_bearer: config.auth.unknown_bearer,
             validator: cache.layer(providers),
             api_keys: ApiKeys::new(&config.api_keys),
-            directory: config.directory.clone(),
+            directory: DirectoryClient::new(&config.directory, &config.cache),
         };
         AuthLayer {
             state: Arc::new(state),
@@ -187,7 +188,7 @@ impl AuthState {
                 }
             }
         };
-        let principal = match resolve_directory(&self.directory, &principal) {
+        let principal = match self.directory.resolve(&principal).await? {
             DirectoryAnswer::Found(user) if user == principal.user => principal,
             DirectoryAnswer::Found(user) => Arc::new(Principal {
                 user,

@@ -4,6 +4,7 @@
 pub mod api_key;
 pub mod cache;
 pub mod credential;
+pub mod directory;
 pub mod error;
 pub mod identity;
 pub mod layer;

@@ -121,6 +121,10 @@ pub fn summary(c: &Config) -> String {
         Directory::Static { match_field, users } => {
             format!("static, {} entries, by {match_field:?}", users.len())
         }
+        Directory::Atlassian(a) => format!(
+            "{:?} user API at {}, by {:?}, admin token {}",
+            a.product, a.base_url, a.match_field, a.token
+        ),
     };
     let _ = writeln!(s, "directory       {dir}");
     let _ = writeln!(s, "api keys        {}", c.api_keys.len());

@@ -394,6 +394,34 @@ pub enum Directory {
         /// Lookup key (lower-cased for emails) → username.
         users: BTreeMap<String, String>,
     },
+    /// The product's own user REST API, with an admin personal access token.
+    Atlassian(Box<AtlassianDirectory>),
+}
+
+/// The Atlassian product a directory asks.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AtlassianProduct {
+    /// `/rest/api/2/user`, `/rest/api/2/user/search`
+    Jira,
+    /// `/rest/api/user`
+    Confluence,
+    /// `/rest/api/1.0/users`
+    Bitbucket,
+}
+
+/// `[directory] kind = "atlassian"`
+#[derive(Debug, Clone)]
+pub struct AtlassianDirectory {
+    /// Which API shape.
+    pub product: AtlassianProduct,
+    /// Which token field is looked up.
+    pub match_field: MatchField,
+    /// The upstream origin and context path (`http://127.0.0.1:8080/jira`).
+    pub base_url: String,
+    /// An admin's personal access token.
+    pub token: Secret,
+    /// Per-lookup timeout.
+    pub timeout: Duration,
 }
 
 /// Which field of the token a directory matches.

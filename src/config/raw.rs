@@ -147,6 +147,8 @@ pub struct RawDirectory {
     pub product: Option<String>,
     pub token_env: Option<String>,
     pub token_file: Option<String>,
+    pub context_path: Option<String>,
+    pub timeout: Option<String>,
 }
 
 /// `[[api_keys]]`

@@ -502,3 +502,63 @@ fn route(s: &MockState, rel: &str, uri: &Uri, user: Option<&str>) -> Response {
         _ => (StatusCode::NOT_FOUND, "Not found").into_response(),
     }
 }
+
+// === restgate in front of a mock ===
+
+pub const PUBLIC: &str = "https://jira.example.com";
+
+pub fn keys() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keys")
+}
+
+pub fn mock_config(product: Product, context: &str) -> MockConfig {
+    MockConfig {
+        product,
+        context: context.into(),
+        public_base: PUBLIC.into(),
+        consumer_key: "restgate".into(),
+        public_key_pem: std::fs::read_to_string(keys().join("rsa1.pub.pem")).unwrap(),
+        impersonation: true,
+    }
+}
+
+/// A fake IdP, a product mock, and restgate in oauth1 mode in front of it.
+pub async fn oauth1_gateway(
+    product: Product,
+    context: &str,
+    extra: &str,
+) -> (super::FakeIdp, ProductMock, super::TestGateway) {
+    let idp = super::FakeIdp::start().await;
+    let mock = ProductMock::start(mock_config(product, context)).await;
+    let toml = format!(
+        r#"
+[upstream]
+url = "{}"
+identity = "oauth1"
+[upstream.oauth1]
+consumer_key = "restgate"
+private_key_file = "{}"
+signed_base_url = "{PUBLIC}"
+[auth]
+protected_paths = ["{context}/rest/", "{context}/plugins/"]
+providers = ["idp"]
+[providers.idp]
+kind = "custom"
+validation = "introspection"
+introspection_endpoint = "{}"
+client_id = "{}"
+client_secret_file = "{{secret_file}}"
+username_attribute = "username"
+{extra}
+"#,
+        mock.url(),
+        keys().join("rsa1.pem").display(),
+        idp.url("/introspect"),
+        super::CLIENT_ID,
+    );
+    let gw = super::TestGateway::start(&toml).await;
+    for u in ["alice", "bob", "carol", "zed"] {
+        idp.add_user(&format!("tok-{u}"), u);
+    }
+    (idp, mock, gw)
+}

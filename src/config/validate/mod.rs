@@ -306,12 +306,18 @@ impl Cx {
         let auth = self.auth(&auth, &providers);
         let upstream = self.upstream(&upstream, base);
         self.distinct_headers(&upstream, &auth);
+        let mut directory = self.directory(&directory, base);
+        if let Directory::Atlassian(d) = &mut directory {
+            // Lookups go to the product's own API, at the upstream origin.
+            let origin = upstream.url.to_string();
+            d.base_url = format!("{}{}", origin.trim_end_matches('/'), d.base_url);
+        }
         Config {
             source: source.to_path_buf(),
             server: self.server(&server),
             upstream,
             cache: self.cache(&cache),
-            directory: self.directory(&directory, base),
+            directory,
             api_keys: self.api_keys(get("api_keys")),
             routes: self.routes(get("route")),
             auth,

@@ -64,18 +64,86 @@ impl Cx {
                 }
                 Directory::Static { match_field, users }
             }
-            "atlassian" => {
-                self.not_yet(&p.key("kind"), "the \"atlassian\" directory");
-                Directory::None
-            }
+            "atlassian" => self
+                .atlassian_directory(&p, raw, base)
+                .map_or(Directory::None, |d| Directory::Atlassian(Box::new(d))),
             other => {
                 self.err(
                     &p.key("kind"),
-                    format!("{other:?} is not one of \"none\", \"static\""),
+                    format!("{other:?} is not one of \"none\", \"static\", \"atlassian\""),
                 );
                 Directory::None
             }
         }
+    }
+
+    fn atlassian_directory(
+        &mut self,
+        p: &KeyPath,
+        raw: &raw::RawDirectory,
+        base: &Path,
+    ) -> Option<AtlassianDirectory> {
+        let product = match raw.product.as_deref() {
+            Some("jira") => AtlassianProduct::Jira,
+            Some("confluence") => AtlassianProduct::Confluence,
+            Some("bitbucket") => AtlassianProduct::Bitbucket,
+            Some(other) => {
+                self.err(
+                    &p.key("product"),
+                    format!("{other:?} is not one of \"jira\", \"confluence\", \"bitbucket\""),
+                );
+                return None;
+            }
+            None => {
+                self.err(
+                    &p.key("product"),
+                    "missing: \"jira\", \"confluence\" or \"bitbucket\"",
+                );
+                return None;
+            }
+        };
+        let match_field = self.one_of(
+            &p.key("match"),
+            raw.match_field.as_ref(),
+            &[
+                ("username", MatchField::Username),
+                ("email", MatchField::Email),
+            ],
+        );
+        if product == AtlassianProduct::Confluence && match_field == MatchField::Email {
+            self.err(
+                &p.key("match"),
+                "Confluence's REST API cannot find a user by email; use match = \"username\"",
+            );
+        }
+        if raw.token_env.is_none() && raw.token_file.is_none() {
+            self.err(
+                &p.key("token_env"),
+                "missing: an admin's personal access token (`token_env` or `token_file`)",
+            );
+        }
+        let token = self.secret(
+            &p.key("token_env"),
+            raw.token_env.as_ref(),
+            raw.token_file.as_ref(),
+            base,
+        );
+        let context = raw.context_path.clone().unwrap_or_default();
+        if !context.is_empty() && (!context.starts_with('/') || context.ends_with('/')) {
+            self.err(
+                &p.key("context_path"),
+                "write it like \"/jira\" (leading slash, no trailing slash)",
+            );
+        }
+        let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
+        Some(AtlassianDirectory {
+            product,
+            match_field,
+            // The context path for now; `Cx::config` prefixes the upstream origin.
+            base_url: context,
+            token: token?,
+            timeout,
+        })
     }
 
     /// A CSV of `key,username` lines; `#` starts a comment.

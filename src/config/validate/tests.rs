@@ -88,10 +88,6 @@ fn not_yet_supported_features_are_errors_not_silence() {
             format!("[server]\ntls_cert_file = \"x\"\n{MINIMAL}"),
             "server.tls_cert_file",
         ),
-        (
-            format!("{MINIMAL}[directory]\nkind = \"atlassian\"\n"),
-            "directory.kind",
-        ),
     ] {
         let e = errors(&text);
         assert!(
