@@ -287,3 +287,69 @@ async fn native_credentials_still_reach_the_product_untouched() {
         .await;
     assert_eq!(res.json()["name"], "alice");
 }
+
+#[tokio::test]
+async fn keygen_output_configures_both_sides_of_the_link() {
+    let dir = tempfile::tempdir().unwrap();
+    let key_file = dir.path().join("oauth1.pem");
+    let run = |force: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_restgate"));
+        cmd.args(["oauth1", "keygen", "--consumer-key", "gw-consumer", "--out"])
+            .arg(&key_file);
+        if force {
+            cmd.arg("--force");
+        }
+        cmd.output().unwrap()
+    };
+    let out = run(false);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    assert_eq!(
+        std::fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    for field in [
+        "Consumer Key:                                      gw-consumer",
+        "Allow 2-Legged OAuth:",
+        "Allow user impersonation through 2-Legged OAuth:   yes",
+        "[upstream.oauth1]",
+    ] {
+        assert!(stdout.contains(field), "{field}\n{stdout}");
+    }
+    let private = std::fs::read_to_string(&key_file).unwrap();
+    assert!(
+        !stdout.contains(private.lines().nth(1).unwrap()),
+        "the private key is never printed"
+    );
+    // A second run does not overwrite the key unless told to.
+    assert_eq!(run(false).status.code(), Some(1));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), private);
+
+    // The printed public key, pasted into the product, verifies what restgate
+    // signs with the written private key.
+    let start = stdout.find("-----BEGIN PUBLIC KEY-----").unwrap();
+    let end = stdout.find("-----END PUBLIC KEY-----").unwrap() + "-----END PUBLIC KEY-----".len();
+    let mut cfg = mock_config(Product::Jira, "");
+    cfg.public_key_pem = stdout[start..end].to_owned();
+    cfg.consumer_key = "gw-consumer".into();
+    let mock = ProductMock::start(cfg).await;
+    let idp = FakeIdp::start().await;
+    idp.add_user("tok-alice", "alice");
+    let toml = format!(
+        "[upstream]\nurl = \"{}\"\nidentity = \"oauth1\"\n[upstream.oauth1]\nconsumer_key = \"gw-consumer\"\nprivate_key_file = \"{}\"\n\
+         signed_base_url = \"{PUBLIC}\"\n[providers.idp]\nkind = \"custom\"\nvalidation = \"introspection\"\nintrospection_endpoint = \"{}\"\n\
+         client_id = \"{CLIENT_ID}\"\nclient_secret_file = \"{{secret_file}}\"\nusername_attribute = \"username\"\n",
+        mock.url(),
+        key_file.display(),
+        idp.url("/introspect")
+    );
+    let gw = TestGateway::start(&toml).await;
+    let res = gw.bearer("/rest/api/2/myself", "tok-alice").await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    assert_eq!(res.json()["name"], "alice");
+}

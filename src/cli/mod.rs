@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod discover;
+pub mod oauth1;
 pub mod serve;
 
 use std::path::PathBuf;
@@ -32,6 +33,9 @@ pub enum Command {
     Check(ConfigArgs),
     /// Read an issuer's OpenID discovery document and print a provider block.
     Discover(discover::DiscoverArgs),
+    /// The OAuth 1.0a (application link) hand-off.
+    #[command(subcommand)]
+    Oauth1(oauth1::OAuth1Command),
 }
 
 /// Options shared by commands that read the config.
@@ -79,5 +83,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Serve(args) => serve::run(&args),
         Command::Check(args) => check::run(&args),
         Command::Discover(args) => discover::run(&args),
+        Command::Oauth1(cmd) => oauth1::run(&cmd),
     }
 }
