@@ -353,3 +353,51 @@ async fn keygen_output_configures_both_sides_of_the_link() {
     assert_eq!(res.status, 200, "{:?}", res.body);
     assert_eq!(res.json()["name"], "alice");
 }
+
+#[tokio::test]
+async fn header_mode_with_a_shared_secret_reaches_a_header_authenticator() {
+    let mut cfg = mock_config(Product::Jira, "");
+    cfg.header_secret = Some("s3cret-between-restgate-and-jira".into());
+    let mock = ProductMock::start(cfg).await;
+    // Without the secret, the product ignores a client's header.
+    let res = send_to(
+        mock.addr,
+        "GET",
+        "/rest/api/2/myself",
+        &[("x-forwarded-user", "alice")],
+        Default::default(),
+    )
+    .await;
+    assert_eq!(res.status, 401);
+    let idp = FakeIdp::start().await;
+    idp.add_user("tok-alice", "alice");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("up.secret"),
+        "s3cret-between-restgate-and-jira\n",
+    )
+    .unwrap();
+    let toml = format!(
+        "[upstream]\nurl = \"{}\"\nshared_secret_header = \"X-Restgate-Secret\"\nshared_secret_file = \"{}\"\n\
+         [providers.idp]\nkind = \"custom\"\nvalidation = \"introspection\"\nintrospection_endpoint = \"{}\"\n\
+         client_id = \"{CLIENT_ID}\"\nclient_secret_file = \"{{secret_file}}\"\nusername_attribute = \"username\"\n",
+        mock.url(),
+        dir.path().join("up.secret").display(),
+        idp.url("/introspect")
+    );
+    let gw = TestGateway::start(&toml).await;
+    let res = gw.bearer("/rest/api/2/myself", "tok-alice").await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    assert_eq!(res.json()["name"], "alice");
+    // A client cannot send the secret or the user itself.
+    let res = gw
+        .get(
+            "/rest/api/2/serverInfo",
+            &[
+                ("x-forwarded-user", "admin"),
+                ("x-restgate-secret", "s3cret-between-restgate-and-jira"),
+            ],
+        )
+        .await;
+    assert_eq!(res.status, 401, "no credential on a protected path");
+}
