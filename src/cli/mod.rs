@@ -2,6 +2,7 @@
 
 pub mod check;
 pub mod discover;
+pub mod key;
 pub mod oauth1;
 pub mod serve;
 
@@ -33,6 +34,9 @@ pub enum Command {
     Check(ConfigArgs),
     /// Read an issuer's OpenID discovery document and print a provider block.
     Discover(discover::DiscoverArgs),
+    /// API keys.
+    #[command(subcommand)]
+    Key(key::KeyCommand),
     /// The OAuth 1.0a (application link) hand-off.
     #[command(subcommand)]
     Oauth1(oauth1::OAuth1Command),
@@ -84,5 +88,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Check(args) => check::run(&args),
         Command::Discover(args) => discover::run(&args),
         Command::Oauth1(cmd) => oauth1::run(&cmd),
+        Command::Key(cmd) => key::run(&cmd),
     }
 }
