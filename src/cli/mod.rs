@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 pub mod check;
+pub mod demo;
 pub mod discover;
 pub mod key;
 pub mod oauth1;
@@ -34,6 +35,8 @@ pub enum Command {
     Check(ConfigArgs),
     /// Read an issuer's OpenID discovery document and print a provider block.
     Discover(discover::DiscoverArgs),
+    /// A zero-setup demo: an example provider, a mock Jira and the gateway.
+    Demo(demo::DemoArgs),
     /// API keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -89,5 +92,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Discover(args) => discover::run(&args),
         Command::Oauth1(cmd) => oauth1::run(&cmd),
         Command::Key(cmd) => key::run(&cmd),
+        Command::Demo(args) => demo::run(&args),
     }
 }
