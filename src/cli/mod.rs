@@ -3,9 +3,11 @@
 pub mod check;
 pub mod demo;
 pub mod discover;
+pub mod inspect;
 pub mod key;
 pub mod oauth1;
 pub mod serve;
+pub mod test_token;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -37,6 +39,8 @@ pub enum Command {
     Discover(discover::DiscoverArgs),
     /// A zero-setup demo: an example provider, a mock Jira and the gateway.
     Demo(demo::DemoArgs),
+    /// Validate one credential as `serve` would, and show every step.
+    TestToken(test_token::TestTokenArgs),
     /// API keys.
     #[command(subcommand)]
     Key(key::KeyCommand),
@@ -93,5 +97,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Oauth1(cmd) => oauth1::run(&cmd),
         Command::Key(cmd) => key::run(&cmd),
         Command::Demo(args) => demo::run(&args),
+        Command::TestToken(args) => test_token::run(&args),
     }
 }

@@ -1,0 +1,82 @@
+//! `restgate test-token`: validate one credential exactly as `serve` would and
+//! show what the provider answered, the candidate attributes, the identity and
+//! the decision. Exit 0 when it would be accepted, 1 when not, 2 when a
+//! provider or the directory could not answer.
+
+use std::io::{IsTerminal, Read};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::{EXIT_INVALID, EXIT_RUNTIME, inspect};
+
+/// Options of `test-token`.
+#[derive(Debug, clap::Args)]
+pub struct TestTokenArgs {
+    /// The config file.
+    #[arg(
+        long,
+        short,
+        env = "RESTGATE_CONFIG",
+        default_value = "/etc/restgate/restgate.toml"
+    )]
+    pub config: PathBuf,
+    /// Ask only this provider.
+    #[arg(long)]
+    pub provider: Option<String>,
+    /// The credential is `user:password` for Basic auth (e.g. `user:<api key>`).
+    #[arg(long)]
+    pub basic: bool,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The token, or `-` to read it from standard input (keeps it out of shell history).
+    pub token: String,
+}
+
+/// Runs `test-token`.
+pub fn run(args: &TestTokenArgs) -> ExitCode {
+    let config = match crate::config::load(&args.config) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(EXIT_INVALID);
+        }
+    };
+    let token = if args.token == "-" {
+        let mut s = String::new();
+        if std::io::stdin().read_to_string(&mut s).is_err() {
+            eprintln!("cannot read the token from standard input");
+            return ExitCode::from(EXIT_INVALID);
+        }
+        s.trim().to_owned()
+    } else {
+        args.token.clone()
+    };
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return ExitCode::from(EXIT_RUNTIME);
+    };
+    let providers = crate::providers::ProviderSet::new(&config);
+    let report = runtime.block_on(inspect::evaluate(
+        &config,
+        &providers,
+        &token,
+        args.basic,
+        args.provider.as_deref(),
+    ));
+    if args.json {
+        println!("{}", inspect::to_json(&report));
+    } else {
+        print!(
+            "{}",
+            inspect::to_text(&report, &config, std::io::stdout().is_terminal())
+        );
+    }
+    match report.decision {
+        "accepted" => ExitCode::SUCCESS,
+        "error" => ExitCode::from(EXIT_RUNTIME),
+        _ => ExitCode::from(EXIT_INVALID),
+    }
+}

@@ -1,0 +1,135 @@
+//! The admin's token tools: `test-token` and `fetch-token` against a fake
+//! provider; exit codes, output, and the token never echoed back.
+
+mod common;
+
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+
+use common::*;
+use serde_json::json;
+
+/// Writes a config for the fake provider and returns (dir, config path).
+fn config_file(idp: &FakeIdp, extra: &str) -> (tempfile::TempDir, std::path::PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("secret"), CLIENT_SECRET).unwrap();
+    let text = format!(
+        "[upstream]\nurl = \"http://127.0.0.1:9\"\n[providers.idp]\nkind = \"custom\"\nvalidation = \"introspection\"\n\
+         introspection_endpoint = \"{}\"\ntoken_endpoint = \"{}\"\nclient_id = \"{CLIENT_ID}\"\nclient_secret_file = \"secret\"\n\
+         username_attribute = \"username\"\nemail_attribute = \"email\"\nservice_account = \"svc-rest-api\"\nscope = \"read\"\n{extra}",
+        idp.url("/introspect"),
+        idp.url("/token"),
+    );
+    let path = dir.path().join("restgate.toml");
+    std::fs::write(&path, text).unwrap();
+    (dir, path)
+}
+
+/// Runs restgate with arguments and optional standard input, off the runtime.
+async fn restgate(args: Vec<String>, stdin: Option<String>) -> Output {
+    tokio::task::spawn_blocking(move || {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_restgate"))
+            .args(&args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut input = child.stdin.take().unwrap();
+        if let Some(s) = stdin {
+            input.write_all(s.as_bytes()).unwrap();
+        }
+        drop(input);
+        child.wait_with_output().unwrap()
+    })
+    .await
+    .unwrap()
+}
+
+fn args(list: &[&str]) -> Vec<String> {
+    list.iter().map(|s| s.to_string()).collect()
+}
+
+const TOKEN: &str = "tok-SECRET-alice-77f3a9";
+
+#[tokio::test]
+async fn test_token_shows_the_answer_the_attributes_and_the_decision() {
+    let idp = FakeIdp::start().await;
+    idp.add_token(TOKEN, json!({"username": "alice", "email": "alice@corp.example", "scope": "read write",
+        "client_id": "cli-app", "sub": "0c1f", "ext": {"upn": "alice@corp"}, "echo": TOKEN, "exp": now() + 600}));
+    let (_dir, cfg) = config_file(&idp, "");
+    let cfg = cfg.display().to_string();
+    let out = restgate(args(&["test-token", "--config", &cfg, TOKEN]), None).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("\"username\": \"alice\""),
+        "the raw answer, pretty-printed:\n{stdout}"
+    );
+    assert!(
+        stdout.contains("ext.upn") && stdout.contains("alice@corp"),
+        "nested attributes are candidates:\n{stdout}"
+    );
+    assert!(stdout.contains("← username_attribute"), "{stdout}");
+    assert!(
+        stdout.contains("Identity: alice") && stdout.contains("client credentials: no"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Decision: ACCEPTED"), "{stdout}");
+    assert!(
+        !stdout.contains(TOKEN) && !String::from_utf8_lossy(&out.stderr).contains(TOKEN),
+        "the token is never echoed"
+    );
+
+    // From standard input, as JSON.
+    let out = restgate(
+        args(&["test-token", "--config", &cfg, "--json", "-"]),
+        Some(format!("{TOKEN}\n")),
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(0));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["decision"], "accepted");
+    assert_eq!(v["identity"]["user"], "alice");
+    assert_eq!(v["providers"][0]["answer"]["echo"], "<the token>");
+    assert!(!String::from_utf8_lossy(&out.stdout).contains(TOKEN));
+}
+
+#[tokio::test]
+async fn test_token_exit_codes_say_accepted_refused_or_unavailable() {
+    let idp = FakeIdp::start().await;
+    idp.add_token("tok-cc", json!({"client_id": "batch", "sub": "batch"}));
+    let (_dir, cfg) = config_file(&idp, "");
+    let cfg = cfg.display().to_string();
+    let out = restgate(args(&["test-token", "--config", &cfg, "tok-cc"]), None).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Identity: svc-rest-api") && stdout.contains("client credentials: yes"),
+        "{stdout}"
+    );
+    let out = restgate(
+        args(&["test-token", "--config", &cfg, "tok-never-issued"]),
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stdout)
+            .contains("Decision: REFUSED: 401 invalid_token: inactive")
+    );
+    idp.set_mode(Mode::Status(500));
+    let out = restgate(args(&["test-token", "--config", &cfg, "tok-cc"]), None).await;
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("Decision: ERROR: 503"));
+}
