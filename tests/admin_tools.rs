@@ -133,3 +133,83 @@ async fn test_token_exit_codes_say_accepted_refused_or_unavailable() {
     );
     assert!(String::from_utf8_lossy(&out.stdout).contains("Decision: ERROR: 503"));
 }
+
+#[tokio::test]
+async fn fetch_token_success_bad_secret_and_provider_down_each_end_with_a_verdict() {
+    let idp = FakeIdp::start().await;
+    let (dir, cfg) = config_file(&idp, "");
+    let path = cfg.display().to_string();
+    let out = restgate(
+        args(&["fetch-token", "--config", &path, "--provider", "idp"]),
+        None,
+    )
+    .await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    let verdict = stdout.lines().last().unwrap();
+    assert!(
+        verdict.starts_with("OK: token accepted as svc-rest-api (client credentials, expires in "),
+        "{verdict}"
+    );
+    assert!(
+        !stdout.contains("cc-token-"),
+        "the fetched token is never printed"
+    );
+
+    // A wrong client secret: the token endpoint's own error.
+    std::fs::write(dir.path().join("secret"), "not-the-secret").unwrap();
+    let out = restgate(
+        args(&["fetch-token", "--config", &path, "--provider", "idp"]),
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        stdout.trim(),
+        "FAILED: token endpoint answered HTTP 401: invalid_client (Client authentication failed)"
+    );
+    assert!(!stdout.contains("not-the-secret"));
+
+    // The provider down.
+    std::fs::write(dir.path().join("secret"), CLIENT_SECRET).unwrap();
+    idp.set_mode(Mode::Status(503));
+    let out = restgate(
+        args(&[
+            "fetch-token",
+            "--config",
+            &path,
+            "--provider",
+            "idp",
+            "--json",
+        ]),
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        v["verdict"],
+        "FAILED: token endpoint answered HTTP 503: server_error"
+    );
+    // Unreachable altogether.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = std::fs::read_to_string(&cfg)
+        .unwrap()
+        .replace(&idp.addr.to_string(), &dead.to_string());
+    std::fs::write(&cfg, text).unwrap();
+    let out = restgate(
+        args(&["fetch-token", "--config", &path, "--provider", "idp"]),
+        None,
+    )
+    .await;
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("FAILED: token endpoint http://"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

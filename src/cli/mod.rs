@@ -3,6 +3,7 @@
 pub mod check;
 pub mod demo;
 pub mod discover;
+pub mod fetch_token;
 pub mod inspect;
 pub mod key;
 pub mod oauth1;
@@ -39,6 +40,8 @@ pub enum Command {
     Discover(discover::DiscoverArgs),
     /// A zero-setup demo: an example provider, a mock Jira and the gateway.
     Demo(demo::DemoArgs),
+    /// Get a token by the client-credentials grant and check it end to end.
+    FetchToken(fetch_token::FetchTokenArgs),
     /// Validate one credential as `serve` would, and show every step.
     TestToken(test_token::TestTokenArgs),
     /// API keys.
@@ -98,5 +101,6 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Key(cmd) => key::run(&cmd),
         Command::Demo(args) => demo::run(&args),
         Command::TestToken(args) => test_token::run(&args),
+        Command::FetchToken(args) => fetch_token::run(&args),
     }
 }

@@ -208,6 +208,24 @@ impl ProviderClient {
         }
     }
 
+    /// The token endpoint (configured, else discovered), for the
+    /// client-credentials grant of `fetch-token`.
+    pub async fn token_endpoint(&self) -> Result<Option<reqwest::Url>, ProviderError> {
+        if let Some(u) = &self.config.token_endpoint {
+            return Ok(Some(u.clone()));
+        }
+        match &self.checker {
+            Checker::Oidc(o) => {
+                let d = o
+                    .discovered()
+                    .await
+                    .map_err(|kind| ProviderError::new(&self.config.name, kind))?;
+                Ok(d.endpoints.token.clone())
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// Fetches discovery documents and keys ahead of the first request.
     pub async fn prefetch(&self) -> Result<(), ProviderError> {
         let result = match &self.checker {

@@ -95,6 +95,7 @@ impl FakeIdp {
         let app = Router::new()
             .route("/introspect", post(introspect))
             .route("/userinfo", get(userinfo))
+            .route("/token", post(token_endpoint))
             .route("/jwks", get(jwks))
             // The paths presets derive from an issuer.
             .route(
@@ -264,6 +265,52 @@ async fn userinfo(State(state): State<Arc<IdpState>>, headers: HeaderMap) -> Res
         )
             .into_response(),
     }
+}
+
+/// The client-credentials grant: restgate's own client gets a token for itself.
+async fn token_endpoint(
+    State(state): State<Arc<IdpState>>,
+    headers: HeaderMap,
+    Form(form): Form<HashMap<String, String>>,
+) -> Response {
+    if let Some(r) = misbehave(&state).await {
+        return r;
+    }
+    let basic = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .map(|b| base64_decode(b.trim_start_matches("Basic ")));
+    let (id, secret) = match &basic {
+        Some(b) => b
+            .split_once(':')
+            .map(|(i, s)| (i.to_owned(), s.to_owned()))
+            .unwrap_or_default(),
+        None => (
+            form.get("client_id").cloned().unwrap_or_default(),
+            form.get("client_secret").cloned().unwrap_or_default(),
+        ),
+    };
+    if form.get("grant_type").map(String::as_str) != Some("client_credentials") {
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": "unsupported_grant_type"})),
+        )
+            .into_response();
+    }
+    if id != CLIENT_ID || secret != CLIENT_SECRET {
+        return (StatusCode::UNAUTHORIZED, axum::Json(json!({"error": "invalid_client", "error_description": "Client authentication failed"}))).into_response();
+    }
+    let n = state.tokens.lock().unwrap().len();
+    let token = format!("cc-token-{n}-{}", now());
+    let scope = form.get("scope").cloned().unwrap_or_default();
+    state.tokens.lock().unwrap().insert(
+        token.clone(),
+        json!({"active": true, "client_id": id, "sub": id, "scope": scope, "exp": now() + 3600}),
+    );
+    axum::Json(
+        json!({"access_token": token, "token_type": "Bearer", "expires_in": 3600, "scope": scope}),
+    )
+    .into_response()
 }
 
 async fn discovery(State(state): State<Arc<IdpState>>) -> Response {
