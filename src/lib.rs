@@ -6,9 +6,12 @@
 //! [`proxy`] forwards it with the identity hand-off. [`providers`] answer
 //! "who is this token?"; [`config`] is the validated TOML file.
 
+pub mod access;
+pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod metrics;
 pub mod providers;
 pub mod proxy;
 pub mod server;

@@ -5,6 +5,7 @@ use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
@@ -14,6 +15,7 @@ use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
+use crate::admin::AdminState;
 use crate::config::Config;
 use crate::proxy::PeerAddr;
 use crate::stack::{self, Gateway};
@@ -21,8 +23,10 @@ use crate::stack::{self, Gateway};
 /// A bound gateway, ready to serve.
 pub struct Server {
     listener: TcpListener,
+    admin: Option<TcpListener>,
     gateway: Gateway,
     config: Arc<Config>,
+    ready: Arc<AtomicBool>,
 }
 
 // === impl Server ===
@@ -31,17 +35,34 @@ impl Server {
     /// Binds `server.listen` and builds the stack.
     pub async fn bind(config: Arc<Config>) -> io::Result<Server> {
         let listener = TcpListener::bind(config.server.listen).await?;
-        Ok(Server::from_listener(listener, config))
+        let admin = TcpListener::bind(config.server.admin_listen).await?;
+        Ok(Server::from_listeners(listener, Some(admin), config))
     }
 
-    /// Serves on an already bound listener (tests bind `127.0.0.1:0` first).
+    /// Serves on an already bound listener, without the admin listener.
     pub fn from_listener(listener: TcpListener, config: Arc<Config>) -> Server {
+        Server::from_listeners(listener, None, config)
+    }
+
+    /// Serves on already bound listeners (tests bind `127.0.0.1:0` first).
+    pub fn from_listeners(
+        listener: TcpListener,
+        admin: Option<TcpListener>,
+        config: Arc<Config>,
+    ) -> Server {
         let gateway = stack::build(&config);
         Server {
             listener,
+            admin,
             gateway,
             config,
+            ready: Arc::default(),
         }
+    }
+
+    /// The admin listener's address, if it has one.
+    pub fn admin_addr(&self) -> Option<SocketAddr> {
+        self.admin.as_ref().and_then(|a| a.local_addr().ok())
     }
 
     /// The bound address.
@@ -56,7 +77,7 @@ impl Server {
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish for
     /// at most `server.shutdown_timeout`.
-    pub async fn run(self, shutdown: impl Future<Output = ()>) {
+    pub async fn run(mut self, shutdown: impl Future<Output = ()>) {
         let server = &self.config.server;
         let mut builder = auto::Builder::new(TokioExecutor::new());
         builder
@@ -69,6 +90,16 @@ impl Server {
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX));
         let graceful = GracefulShutdown::new();
+        // The admin endpoints run until the process ends (health during the drain).
+        if let Some(admin) = self.admin.take() {
+            let state = AdminState {
+                metrics: self.gateway.metrics.clone(),
+                cache: self.gateway.cache.clone(),
+                ready: self.ready.clone(),
+            };
+            tokio::spawn(crate::admin::serve(admin, state, std::future::pending()));
+        }
+        self.ready.store(true, Ordering::SeqCst);
         // Discovery documents and keys, so JWTs route by issuer from the start.
         let providers = self.gateway.providers.clone();
         tokio::spawn(async move { providers.prefetch().await });
@@ -86,6 +117,7 @@ impl Server {
                 () = &mut shutdown => break,
             }
         }
+        self.ready.store(false, Ordering::SeqCst);
         drop(self.listener);
         tracing::info!(deadline = ?server.shutdown_timeout, "Draining connections");
         if tokio::time::timeout(server.shutdown_timeout, graceful.shutdown())

@@ -14,14 +14,16 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::Body;
+use crate::access::{AccessLayer, AccessLog, RequestNote};
 use crate::auth::cache::CacheLayer;
 use crate::auth::{AuthLayer, AuthService, GatewayError};
 use crate::config::Config;
+use crate::metrics::Metrics;
 use crate::providers::ProviderSet;
 use crate::proxy::{Proxy, Spoofable};
 
 /// The service a connection serves.
-pub type GatewayService = StripSpoofed<ErrorBoundary<AuthService<Proxy>>>;
+pub type GatewayService = AccessLog<StripSpoofed<ErrorBoundary<AuthService<Proxy>>>>;
 
 /// The built stack and the handles an operator needs.
 #[derive(Clone)]
@@ -32,16 +34,24 @@ pub struct Gateway {
     pub cache: CacheLayer,
     /// The provider clients (for prefetching metadata).
     pub providers: ProviderSet,
+    /// Every metric series.
+    pub metrics: Arc<Metrics>,
 }
 
 /// Builds the gateway for a config.
 pub fn build(config: &Config) -> Gateway {
-    let cache = CacheLayer::new(&config.cache);
-    let providers = ProviderSet::new(config);
+    let metrics = Metrics::new();
+    let cache = CacheLayer::with_metrics(&config.cache, metrics.clone());
+    let providers = ProviderSet::with_metrics(config, metrics.clone());
     let mut spoofable = vec![&config.upstream.identity_header];
     spoofable.extend(config.upstream.email_header.as_ref());
     spoofable.extend(config.upstream.shared_secret.as_ref().map(|(h, _)| h));
     let service = ServiceBuilder::new()
+        // 0. Outermost, so every answer (refusals included) gets a request id,
+        //    an access line and a count.
+        .layer(AccessLayer {
+            metrics: metrics.clone(),
+        })
         // 1. Before anything else, on every route and every outcome: no client
         //    may bring its own identity (SPEC §1 step 1).
         .layer(StripLayer {
@@ -54,13 +64,19 @@ pub fn build(config: &Config) -> Gateway {
         })
         // 3. Canonicalise, route, classify, validate (cached), map, check
         //    requirements; the decision travels as a request extension.
-        .layer(AuthLayer::new(config, providers.clone(), cache.clone()))
+        .layer(AuthLayer::new(
+            config,
+            providers.clone(),
+            cache.clone(),
+            metrics.clone(),
+        ))
         // 4. Forward with the hand-off the decision asks for.
-        .service(Proxy::new(config));
+        .service(Proxy::new(config, metrics.clone()));
     Gateway {
         service,
         cache,
         providers,
+        metrics,
     }
 }
 
@@ -182,7 +198,17 @@ where
             Ok(res) => res,
             Err(e) => {
                 log_error(&e);
-                e.into_response(this.realm).map(Either::Right)
+                let outcome = if e.status().is_server_error() {
+                    "error"
+                } else {
+                    "refused"
+                };
+                let reason = e.reason();
+                let mut res = e.into_response(this.realm).map(Either::Right);
+                let note = res.extensions_mut().get_or_insert_default::<RequestNote>();
+                note.outcome = outcome;
+                note.reason = reason;
+                res
             }
         }))
     }

@@ -91,6 +91,23 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
         logs.contains("TRACE") && logs.len() > 1000,
         "trace logging was on:\n{logs}"
     );
+    // One access line per request and an audit event per decision, both with request ids.
+    let access: Vec<&str> = logs
+        .lines()
+        .filter(|l| l.contains("restgate::access"))
+        .collect();
+    assert_eq!(access.len(), 7, "{logs}");
+    assert!(
+        access
+            .iter()
+            .all(|l| l.contains("request_id=") && l.contains("status=") && l.contains("total_ms="))
+    );
+    assert!(logs.lines().any(|l| l.contains("restgate::audit")
+        && l.contains("Authenticated")
+        && l.contains("user=alice")));
+    assert!(logs.lines().any(|l| l.contains("restgate::audit")
+        && l.contains("Refused")
+        && l.contains("reason=\"inactive\"")));
     assert!(
         vendors.calls().iter().any(|(r, _)| r == "/debug_token"),
         "the facebook check ran"

@@ -25,6 +25,7 @@ use tower_service::Service;
 use super::credential::Token;
 use super::identity::Verdict;
 use crate::config::Cache as CacheConfig;
+use crate::metrics::{CacheLabels, Metrics};
 use crate::providers::{ProviderError, unix_now};
 
 /// The cache key: a keyed digest of the token.
@@ -96,6 +97,7 @@ pub struct CacheLayer {
 }
 
 struct Shared {
+    metrics: Arc<Metrics>,
     hmac: Hmac<Sha256>,
     entries: moka::future::Cache<Key, Entry>,
     stale: Option<moka::sync::Cache<Key, Entry>>,
@@ -107,11 +109,17 @@ struct Shared {
 impl CacheLayer {
     /// A new, empty cache with a fresh random key.
     pub fn new(config: &CacheConfig) -> Self {
+        Self::with_metrics(config, Metrics::new())
+    }
+
+    /// A new cache recording into `metrics`.
+    pub fn with_metrics(config: &CacheConfig, metrics: Arc<Metrics>) -> Self {
         let key: [u8; 32] = rand::random();
         let hmac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
         let entries = moka::future::Cache::builder()
             .max_capacity(config.max_entries)
             .expire_after(EntryLife)
+            .support_invalidation_closures()
             .build();
         let stale = (!config.stale_if_error.is_zero()).then(|| {
             moka::sync::Cache::builder()
@@ -121,6 +129,7 @@ impl CacheLayer {
         });
         CacheLayer {
             shared: Arc::new(Shared {
+                metrics,
                 hmac,
                 entries,
                 stale,
@@ -134,6 +143,27 @@ impl CacheLayer {
         let mut mac = self.shared.hmac.clone();
         mac.update(token.expose().as_bytes());
         mac.finalize().into_bytes().into()
+    }
+
+    /// Drops the entry of one token (it is asked about again).
+    pub async fn evict_token(&self, token: &Token) {
+        let key = self.key(token);
+        if let Some(s) = &self.shared.stale {
+            s.invalidate(&key);
+        }
+        self.shared.entries.invalidate(&key).await;
+    }
+
+    /// Drops every entry that acts as `user`.
+    pub fn evict_user(&self, user: &str) {
+        let user = user.to_owned();
+        let matches =
+            move |_: &Key, e: &Entry| matches!(&e.verdict, Verdict::Active(p) if p.user == user);
+        // Registered closures run lazily inside moka; the entries stop serving now.
+        let _ = self.shared.entries.invalidate_entries_if(matches);
+        if let Some(s) = &self.shared.stale {
+            s.invalidate_all();
+        }
     }
 
     /// Drops every entry.
@@ -203,6 +233,7 @@ where
         let key = self.cache.key(&token);
         Box::pin(async move {
             if let Some(e) = shared.entries.get(&key).await {
+                shared.record(Source::Hit, &e.verdict);
                 return Ok(Lookup {
                     verdict: e.verdict,
                     source: Source::Hit,
@@ -222,17 +253,25 @@ where
                     let value = entry.into_value();
                     if source == Source::Miss {
                         shared.remember_for_errors(key, &value);
+                        shared
+                            .metrics
+                            .cache_entries
+                            .set(shared.entries.entry_count() as i64);
                     }
+                    shared.record(source, &value.verdict);
                     Ok(Lookup {
                         verdict: value.verdict,
                         source,
                     })
                 }
                 Err(err) => match shared.stale_answer(&key) {
-                    Some(verdict) => Ok(Lookup {
-                        verdict,
-                        source: Source::Stale,
-                    }),
+                    Some(verdict) => {
+                        shared.record(Source::Stale, &verdict);
+                        Ok(Lookup {
+                            verdict,
+                            source: Source::Stale,
+                        })
+                    }
                     None => Err(err),
                 },
             }
@@ -243,6 +282,20 @@ where
 // === impl Shared ===
 
 impl Shared {
+    fn record(&self, source: Source, verdict: &Verdict) {
+        let verdict = match verdict {
+            Verdict::Active(_) => "positive",
+            Verdict::Refused(_) => "negative",
+        };
+        self.metrics
+            .cache_lookups
+            .get_or_create(&CacheLabels {
+                result: source.as_str(),
+                verdict,
+            })
+            .inc();
+    }
+
     fn entry_for(&self, verdict: Verdict) -> Entry {
         let life = match &verdict {
             Verdict::Active(p) => match p.exp {

@@ -21,7 +21,9 @@ use super::directory::{DirectoryAnswer, DirectoryClient};
 use super::error::GatewayError;
 use super::identity::{Principal, Verdict};
 use super::route::{RouteTable, canonicalize};
+use crate::access::{REQUEST_ID, RequestNote};
 use crate::config::{Config, PassOrReject, Route};
+use crate::metrics::Metrics;
 use crate::providers::{ProviderSet, unix_now};
 
 /// What the proxy does with a request's identity.
@@ -35,6 +37,7 @@ pub enum Handoff {
 
 /// Everything the layer needs, built once per config.
 pub struct AuthState {
+    metrics: Arc<Metrics>,
     enabled: bool,
     routes: RouteTable,
     classifier: Classifier,
@@ -55,8 +58,14 @@ pub struct AuthLayer {
 
 impl AuthLayer {
     /// The layer for a config, with its provider clients and cache.
-    pub fn new(config: &Config, providers: ProviderSet, cache: CacheLayer) -> Self {
+    pub fn new(
+        config: &Config,
+        providers: ProviderSet,
+        cache: CacheLayer,
+        metrics: Arc<Metrics>,
+    ) -> Self {
         let state = AuthState {
+            metrics,
             enabled: config.auth.enabled,
             routes: RouteTable::new(&config.routes, &config.auth.protected_paths),
             classifier: Classifier {
@@ -96,15 +105,19 @@ pub struct AuthService<S> {
 
 // === impl AuthService ===
 
-impl<S, B> Service<Request<B>> for AuthService<S>
+impl<S, B, RB> Service<Request<B>> for AuthService<S>
 where
-    S: Service<Request<B>, Error = GatewayError> + Clone + Send + 'static,
+    S: Service<Request<B>, Response = http::Response<RB>, Error = GatewayError>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     B: Send + 'static,
+    RB: Send + 'static,
 {
-    type Response = S::Response;
+    type Response = http::Response<RB>;
     type Error = GatewayError;
-    type Future = Pin<Box<dyn Future<Output = Result<S::Response, GatewayError>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<http::Response<RB>, GatewayError>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
@@ -115,10 +128,29 @@ where
         let mut inner = std::mem::replace(&mut self.inner, fresh);
         let state = self.state.clone();
         Box::pin(async move {
-            let next = state.begin(req.method(), req.uri(), req.headers())?;
-            let handoff = state.finish(next).await?;
+            let mut cache = None;
+            let decided = match state.begin(req.method(), req.uri(), req.headers()) {
+                Ok(next) => state.finish(next, &mut cache).await,
+                Err(e) => Err(e),
+            };
+            state.audit(&decided, req.headers());
+            let handoff = decided?;
+            let (outcome, user, provider) = match &handoff {
+                Handoff::Asserted(p) => (
+                    "authenticated",
+                    Some(p.user.clone()),
+                    Some(p.provider.clone()),
+                ),
+                Handoff::Untouched => ("passed", None, None),
+            };
             req.extensions_mut().insert(handoff);
-            inner.call(req).await
+            let mut res = inner.call(req).await?;
+            let note = res.extensions_mut().get_or_insert_default::<RequestNote>();
+            note.outcome = outcome;
+            note.user = user;
+            note.provider = provider;
+            note.cache = cache.map(Source::as_str);
+            Ok(res)
         })
     }
 }
@@ -126,6 +158,31 @@ where
 // === impl AuthState ===
 
 impl AuthState {
+    /// The decision metric and the audit event of one request.
+    fn audit(&self, decided: &Result<Handoff, GatewayError>, headers: &HeaderMap) {
+        let request_id = headers
+            .get(&REQUEST_ID)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("-");
+        match decided {
+            Ok(Handoff::Asserted(p)) => {
+                self.metrics.decision(&p.provider, "accepted", "ok");
+                tracing::info!(target: "restgate::audit", request_id, user = %p.user, provider = %p.provider,
+                    client_credentials = p.client_credentials, "Authenticated");
+            }
+            Ok(Handoff::Untouched) => {}
+            Err(e) => {
+                let result = if e.status().is_server_error() {
+                    "error"
+                } else {
+                    "refused"
+                };
+                self.metrics.decision("none", result, e.reason());
+                tracing::info!(target: "restgate::audit", request_id, status = e.status().as_u16(), reason = e.reason(), "Refused");
+            }
+        }
+    }
+
     /// Steps 2–5 up to the provider call: everything that reads the request.
     fn begin(
         &self,
@@ -164,7 +221,11 @@ impl AuthState {
     }
 
     /// Steps 5–6 from the provider call on: validate, map, check the route.
-    async fn finish(&self, next: Next<'_>) -> Result<Handoff, GatewayError> {
+    async fn finish(
+        &self,
+        next: Next<'_>,
+        cache: &mut Option<Source>,
+    ) -> Result<Handoff, GatewayError> {
         let (principal, route) = match next {
             Next::Done(h) => return Ok(h),
             Next::Resolve(p, route) => (p, route),
@@ -176,6 +237,7 @@ impl AuthState {
                     .await
                     .map_err(GatewayError::ProviderUnavailable)?;
                 tracing::trace!(cache = lookup.source.as_str(), "Token looked up");
+                *cache = Some(lookup.source);
                 if lookup.source == Source::Stale {
                     tracing::info!("Serving a stale validation while the providers fail");
                 }

@@ -36,8 +36,12 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
                 return ExitCode::from(EXIT_RUNTIME);
             }
         };
+        let admin = server
+            .admin_addr()
+            .map(|a| a.to_string())
+            .unwrap_or_default();
         match server.local_addr() {
-            Ok(addr) => tracing::info!(%addr, upstream = %config.upstream.url, "Listening"),
+            Ok(addr) => tracing::info!(%addr, %admin, upstream = %config.upstream.url, "Listening"),
             Err(e) => tracing::warn!(error = %e, "Listening on an unknown address"),
         }
         server.run(shutdown_signal()).await;

@@ -21,6 +21,7 @@ use serde_json::Value;
 use crate::auth::credential::Token;
 use crate::auth::identity::{Refusal, Verdict, map_claims};
 use crate::config::{Config, Provider, Validation};
+use crate::metrics::Metrics;
 
 /// Largest provider answer read (bytes).
 const MAX_ANSWER_BYTES: usize = 1 << 20;
@@ -115,6 +116,7 @@ pub struct ProviderClient {
     pub config: Arc<Provider>,
     http: reqwest::Client,
     checker: Checker,
+    metrics: Arc<Metrics>,
 }
 
 /// How a provider checks tokens, with the state that needs (key caches,
@@ -139,7 +141,7 @@ impl std::fmt::Debug for ProviderClient {
 
 impl ProviderClient {
     /// The client for one provider.
-    pub fn new(config: Arc<Provider>, http: reqwest::Client) -> Self {
+    pub fn new(config: Arc<Provider>, http: reqwest::Client, metrics: Arc<Metrics>) -> Self {
         let checker = match &config.validation {
             Validation::Introspection { .. } => Checker::Introspection,
             Validation::Userinfo { .. } => Checker::Userinfo,
@@ -159,11 +161,13 @@ impl ProviderClient {
             config,
             http,
             checker,
+            metrics,
         }
     }
 
     /// Asks the provider about a token.
     pub async fn check(&self, token: &Token) -> Result<Answer, ProviderError> {
+        let started = std::time::Instant::now();
         let result = match (&self.checker, &self.config.validation) {
             (
                 Checker::Introspection,
@@ -184,7 +188,11 @@ impl ProviderClient {
             }
             _ => unreachable!("the checker is built from the validation"),
         };
-        result.map_err(|kind| ProviderError::new(&self.config.name, kind))
+        let result = result.map_err(|kind| ProviderError::new(&self.config.name, kind));
+        let error = result.as_ref().err().map(ProviderError::status_label);
+        self.metrics
+            .provider_call(&self.config.name, started.elapsed(), error);
+        result
     }
 
     /// Asks the provider and maps its answer.
@@ -254,13 +262,24 @@ struct SetInner {
 // === impl ProviderSet ===
 
 impl ProviderSet {
-    /// Builds the clients for a config.
+    /// Builds the clients for a config, with metrics of their own (CLI tools).
     pub fn new(config: &Config) -> Self {
+        Self::with_metrics(config, Metrics::new())
+    }
+
+    /// Builds the clients for a config, recording into `metrics`.
+    pub fn with_metrics(config: &Config, metrics: Arc<Metrics>) -> Self {
         let http = http_client();
         let all: Vec<Arc<ProviderClient>> = config
             .providers
             .values()
-            .map(|p| Arc::new(ProviderClient::new(p.clone(), http.clone())))
+            .map(|p| {
+                Arc::new(ProviderClient::new(
+                    p.clone(),
+                    http.clone(),
+                    metrics.clone(),
+                ))
+            })
             .collect();
         let ordered = config
             .auth

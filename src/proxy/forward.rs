@@ -21,8 +21,10 @@ use tower_service::Service;
 use super::handoff::IdentityHandoff;
 use super::headers::{remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol};
 use crate::Body;
+use crate::access::RequestNote;
 use crate::auth::{GatewayError, Handoff};
 use crate::config::Config;
+use crate::metrics::Metrics;
 
 /// The client's address, put in request extensions by the server.
 #[derive(Debug, Clone, Copy)]
@@ -41,13 +43,14 @@ struct Inner {
     response_timeout: Duration,
     handoff: IdentityHandoff,
     proto: &'static str,
+    metrics: Arc<Metrics>,
 }
 
 // === impl Proxy ===
 
 impl Proxy {
     /// A proxy to `upstream.url` with a keep-alive connection pool.
-    pub fn new(config: &Config) -> Self {
+    pub fn new(config: &Config, metrics: Arc<Metrics>) -> Self {
         let up = &config.upstream;
         let mut connector = HttpConnector::new();
         connector.set_connect_timeout(Some(up.connect_timeout));
@@ -71,6 +74,7 @@ impl Proxy {
                 response_timeout: up.response_timeout,
                 handoff: IdentityHandoff::new(config),
                 proto: "http",
+                metrics,
             }),
         }
     }
@@ -124,12 +128,15 @@ impl Inner {
         set_forwarded(&mut parts.headers, peer, self.proto);
         let body = self.handoff.apply(&mut parts, body, &handoff).await?;
 
+        let started = std::time::Instant::now();
         let sent = self.client.request(Request::from_parts(parts, body));
         let mut res = match tokio::time::timeout(self.response_timeout, sent).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(Err(e)) => return Err(GatewayError::UpstreamUnreachable(Box::new(e))),
             Ok(Ok(res)) => res,
         };
+        let took = started.elapsed();
+        self.metrics.upstream_latency.observe(took.as_secs_f64());
         // Before anything of the response reaches the client (or a tunnel opens).
         self.handoff.check_response(res.headers_mut(), &handoff)?;
 
@@ -149,6 +156,10 @@ impl Inner {
         if let (StatusCode::SWITCHING_PROTOCOLS, Some(p)) = (parts.status, res_upgrade) {
             restore_upgrade(&mut parts.headers, p);
         }
+        parts
+            .extensions
+            .get_or_insert_default::<RequestNote>()
+            .upstream = Some(took);
         Ok(Response::from_parts(parts, Either::Left(body)))
     }
 

@@ -486,6 +486,8 @@ async fn ws_echo(
 /// The real gateway stack on `127.0.0.1:0`, stopped when dropped.
 pub struct TestGateway {
     pub addr: SocketAddr,
+    /// The admin listener (health, metrics, eviction).
+    pub admin: SocketAddr,
     pub gateway: restgate::stack::Gateway,
     _stop: tokio::sync::oneshot::Sender<()>,
     _dir: tempfile::TempDir,
@@ -503,7 +505,13 @@ impl TestGateway {
             .unwrap_or_else(|e| panic!("test config is invalid:\n{e}"));
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let server = restgate::server::Server::from_listener(listener, Arc::new(config));
+        let admin_listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let admin = admin_listener.local_addr().unwrap();
+        let server = restgate::server::Server::from_listeners(
+            listener,
+            Some(admin_listener),
+            Arc::new(config),
+        );
         let gateway = server.gateway().clone();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run(async {
@@ -511,6 +519,7 @@ impl TestGateway {
         }));
         TestGateway {
             addr,
+            admin,
             gateway,
             _stop: tx,
             _dir: dir,
@@ -660,7 +669,9 @@ impl Spawned {
         let secret = dir.path().join("client_secret");
         std::fs::write(&secret, format!("{CLIENT_SECRET}\n")).unwrap();
         let text = toml.replace("{secret_file}", &secret.display().to_string());
-        let text = format!("[server]\nlisten = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n{text}");
+        let text = format!(
+            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n{text}"
+        );
         let path = dir.path().join("restgate.toml");
         std::fs::write(&path, text).unwrap();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_restgate"))

@@ -89,6 +89,7 @@ fn config_text(listen: SocketAddr, idp: SocketAddr, jira: SocketAddr, api_key: &
     format!(
         r#"[server]
 listen = "{listen}"
+admin_listen = "127.0.0.1:0"
 shutdown_timeout = "5s"
 
 [upstream]

@@ -1,0 +1,140 @@
+//! The outermost layer: request ids, one access line per request, and the
+//! requests metric. The layers below leave a [`RequestNote`] in the response's
+//! extensions saying what happened.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use tower_layer::Layer;
+use tower_service::Service;
+
+use crate::metrics::{Metrics, RequestLabels};
+
+/// The request id header: kept when a client or load balancer sends a sane one,
+/// else generated; forwarded upstream and returned to the client.
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// What the layers below tell the access log (a response extension).
+#[derive(Debug, Clone, Default)]
+pub struct RequestNote {
+    /// `authenticated`, `passed`, `refused` or `error`.
+    pub outcome: &'static str,
+    /// A reason code for refusals and errors.
+    pub reason: &'static str,
+    /// The user handed off, if any.
+    pub user: Option<String>,
+    /// The provider (or `api_key`) that vouched.
+    pub provider: Option<Arc<str>>,
+    /// `hit`, `miss`, `coalesced` or `stale`.
+    pub cache: Option<&'static str>,
+    /// Time from the request sent upstream to its response head.
+    pub upstream: Option<Duration>,
+}
+
+/// Layer for [`AccessLog`].
+#[derive(Clone)]
+pub struct AccessLayer {
+    /// Where the requests metric goes.
+    pub metrics: Arc<Metrics>,
+}
+
+impl<S> Layer<S> for AccessLayer {
+    type Service = AccessLog<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        AccessLog {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// Request ids and access lines.
+#[derive(Clone)]
+pub struct AccessLog<S> {
+    inner: S,
+    metrics: Arc<Metrics>,
+}
+
+impl<S, B, RB> Service<Request<B>> for AccessLog<S>
+where
+    S: Service<Request<B>, Response = Response<RB>>,
+    S::Future: Send + 'static,
+    RB: Send + 'static,
+{
+    type Response = Response<RB>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Response<RB>, S::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut req: Request<B>) -> Self::Future {
+        let started = Instant::now();
+        let id = match req.headers().get(&REQUEST_ID).filter(|v| is_sane(v)) {
+            Some(v) => v.clone(),
+            None => {
+                let id = new_id();
+                req.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+                id
+            }
+        };
+        let method = req.method().clone();
+        // The path only: a query string may carry anything.
+        let path = req.uri().path().to_owned();
+        let fut = self.inner.call(req);
+        let metrics = self.metrics.clone();
+        Box::pin(async move {
+            let mut res = fut.await?;
+            res.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+            let note = res
+                .extensions()
+                .get::<RequestNote>()
+                .cloned()
+                .unwrap_or_default();
+            let outcome = if note.outcome.is_empty() {
+                "passed"
+            } else {
+                note.outcome
+            };
+            let status = res.status().as_u16();
+            metrics
+                .requests
+                .get_or_create(&RequestLabels { outcome, status })
+                .inc();
+            tracing::info!(
+                target: "restgate::access",
+                request_id = id.to_str().unwrap_or_default(),
+                method = %method,
+                path = %path,
+                status,
+                outcome,
+                reason = note.reason,
+                user = note.user.as_deref().unwrap_or("-"),
+                provider = note.provider.as_deref().unwrap_or("-"),
+                cache = note.cache.unwrap_or("-"),
+                upstream_ms = note.upstream.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
+                total_ms = started.elapsed().as_secs_f64() * 1000.0,
+                "Request"
+            );
+            Ok(res)
+        })
+    }
+}
+
+/// 1 to 128 visible ASCII characters: anything else is replaced.
+fn is_sane(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_graphic())
+}
+
+fn new_id() -> HeaderValue {
+    let bytes: [u8; 16] = rand::random();
+    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    HeaderValue::from_str(&text).expect("hex is a header value")
+}

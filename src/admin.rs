@@ -1,0 +1,133 @@
+//! The admin listener (SPEC §6): `/healthz`, `/readyz`, `/metrics`,
+//! `POST /cache/evict`. It binds loopback by default and is never the
+//! gateway's port: eviction takes a token in its body.
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bytes::Bytes;
+use http::{Method, Request, Response, StatusCode, header};
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+use crate::auth::cache::CacheLayer;
+use crate::auth::credential::Token;
+use crate::metrics::Metrics;
+
+/// What the admin endpoints read.
+#[derive(Clone)]
+pub struct AdminState {
+    /// Every series.
+    pub metrics: Arc<Metrics>,
+    /// The validation cache, for eviction.
+    pub cache: CacheLayer,
+    /// True once the gateway listens, false again while it drains.
+    pub ready: Arc<AtomicBool>,
+}
+
+/// Serves the admin endpoints until `shutdown` resolves.
+pub async fn serve(listener: TcpListener, state: AdminState, shutdown: impl Future<Output = ()>) {
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let Ok((stream, _)) = accepted else { continue };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    let svc = service_fn(move |req| handle(state.clone(), req));
+                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+}
+
+fn text(
+    status: StatusCode,
+    content_type: &'static str,
+    body: impl Into<Bytes>,
+) -> Response<Full<Bytes>> {
+    let mut res = Response::new(Full::new(body.into()));
+    *res.status_mut() = status;
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        header::HeaderValue::from_static(content_type),
+    );
+    res
+}
+
+fn json_reply(status: StatusCode, v: Value) -> Response<Full<Bytes>> {
+    text(status, "application/json", v.to_string())
+}
+
+async fn handle(
+    state: AdminState,
+    req: Request<Incoming>,
+) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(match (req.method().clone(), req.uri().path()) {
+        (Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n"),
+        (Method::GET, "/readyz") if state.ready.load(Ordering::SeqCst) => {
+            text(StatusCode::OK, "text/plain", "ready\n")
+        }
+        (Method::GET, "/readyz") => {
+            text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n")
+        }
+        (Method::GET, "/metrics") => {
+            state.metrics.cache_entries.set(state.cache.len() as i64);
+            text(
+                StatusCode::OK,
+                "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                state.metrics.encode(),
+            )
+        }
+        (Method::POST, "/cache/evict") => evict(&state, req).await,
+        (_, "/healthz" | "/readyz" | "/metrics" | "/cache/evict") => json_reply(
+            StatusCode::METHOD_NOT_ALLOWED,
+            json!({"error": "method_not_allowed"}),
+        ),
+        _ => json_reply(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
+    })
+}
+
+/// `{"user": "…"}` drops every entry acting as that user; `{"token": "…"}`
+/// drops that token's entry.
+async fn evict(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let Ok(body) = Limited::new(req.into_body(), 16 * 1024).collect().await else {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_request", "error_description": "unreadable body"}),
+        );
+    };
+    let Ok(v) = serde_json::from_slice::<Value>(&body.to_bytes()) else {
+        return json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_request", "error_description": "expected JSON"}),
+        );
+    };
+    match (
+        v.get("user").and_then(Value::as_str),
+        v.get("token").and_then(Value::as_str).and_then(Token::new),
+    ) {
+        (Some(user), None) => {
+            state.cache.evict_user(user);
+            tracing::info!(user, "Evicted a user's cache entries");
+            json_reply(StatusCode::OK, json!({"evicted": "user"}))
+        }
+        (None, Some(token)) => {
+            state.cache.evict_token(&token).await;
+            tracing::info!("Evicted a token's cache entry");
+            json_reply(StatusCode::OK, json!({"evicted": "token"}))
+        }
+        _ => json_reply(
+            StatusCode::BAD_REQUEST,
+            json!({"error": "invalid_request", "error_description": "give {\"user\": …} or {\"token\": …}"}),
+        ),
+    }
+}

@@ -1,0 +1,186 @@
+//! Prometheus metrics (SPEC §6), served on the admin listener.
+//!
+//! Labels are fixed vocabularies (outcomes, reason codes, cache results),
+//! provider names from the config, and HTTP statuses: no label can hold a
+//! token, a key, a username or a path.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
+use prometheus_client::registry::Registry;
+
+/// Latency buckets (seconds): 0.5 ms to ~30 s.
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0, 30.0,
+];
+
+fn latency() -> Histogram {
+    Histogram::new(BUCKETS)
+}
+
+/// `restgate_requests_total`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct RequestLabels {
+    /// `authenticated`, `passed`, `refused`, `error`.
+    pub outcome: &'static str,
+    /// HTTP status sent to the client.
+    pub status: u16,
+}
+
+/// `restgate_auth_decisions_total`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct DecisionLabels {
+    /// Provider name, `api_key`, or `none`.
+    pub provider: String,
+    /// `accepted`, `refused`, `error`.
+    pub result: &'static str,
+    /// A reason code (`inactive`, `expired`, `unknown_user`, …) or `ok`.
+    pub reason: &'static str,
+}
+
+/// `restgate_cache_lookups_total`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct CacheLabels {
+    /// `hit`, `miss`, `coalesced`, `stale`.
+    pub result: &'static str,
+    /// `positive` or `negative`.
+    pub verdict: &'static str,
+}
+
+/// Provider call series.
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderLabels {
+    /// Provider name.
+    pub provider: String,
+}
+
+/// `restgate_provider_errors_total`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct ProviderErrorLabels {
+    /// Provider name.
+    pub provider: String,
+    /// `timeout`, `unreachable`, `status`, `client_rejected`, `garbage`.
+    pub kind: &'static str,
+}
+
+/// Every series, and the registry that encodes them.
+pub struct Metrics {
+    registry: Registry,
+    /// Requests by outcome and status.
+    pub requests: Family<RequestLabels, Counter>,
+    /// Authentication decisions by provider, result and reason.
+    pub decisions: Family<DecisionLabels, Counter>,
+    /// Cache lookups by result.
+    pub cache_lookups: Family<CacheLabels, Counter>,
+    /// Live cache entries.
+    pub cache_entries: Gauge,
+    /// Provider call latency.
+    pub provider_latency: Family<ProviderLabels, Histogram, fn() -> Histogram>,
+    /// Provider failures by kind.
+    pub provider_errors: Family<ProviderErrorLabels, Counter>,
+    /// Upstream latency to the response head.
+    pub upstream_latency: Histogram,
+}
+
+// === impl Metrics ===
+
+impl Metrics {
+    /// A fresh set of series.
+    pub fn new() -> Arc<Self> {
+        let mut registry = Registry::with_prefix("restgate");
+        let requests = Family::default();
+        registry.register(
+            "requests",
+            "Requests by outcome and HTTP status",
+            requests.clone(),
+        );
+        let decisions = Family::default();
+        registry.register(
+            "auth_decisions",
+            "Authentication decisions by provider, result and reason",
+            decisions.clone(),
+        );
+        let cache_lookups = Family::default();
+        registry.register(
+            "cache_lookups",
+            "Validation cache lookups (coalesced = waited for another request's provider call)",
+            cache_lookups.clone(),
+        );
+        let cache_entries = Gauge::default();
+        registry.register(
+            "cache_entries",
+            "Validation cache entries",
+            cache_entries.clone(),
+        );
+        let provider_latency = Family::new_with_constructor(latency as fn() -> Histogram);
+        registry.register(
+            "provider_call_duration_seconds",
+            "Provider call latency",
+            provider_latency.clone(),
+        );
+        let provider_errors = Family::default();
+        registry.register(
+            "provider_errors",
+            "Provider call failures by kind",
+            provider_errors.clone(),
+        );
+        let upstream_latency = latency();
+        registry.register(
+            "upstream_duration_seconds",
+            "Upstream latency to the response head",
+            upstream_latency.clone(),
+        );
+        Arc::new(Metrics {
+            registry,
+            requests,
+            decisions,
+            cache_lookups,
+            cache_entries,
+            provider_latency,
+            provider_errors,
+            upstream_latency,
+        })
+    }
+
+    /// The text exposition format.
+    pub fn encode(&self) -> String {
+        let mut out = String::new();
+        // Encoding into a String cannot fail.
+        let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
+        out
+    }
+
+    /// Records a provider call.
+    pub fn provider_call(&self, provider: &str, took: Duration, error: Option<&'static str>) {
+        let labels = ProviderLabels {
+            provider: provider.to_owned(),
+        };
+        self.provider_latency
+            .get_or_create(&labels)
+            .observe(took.as_secs_f64());
+        if let Some(kind) = error {
+            self.provider_errors
+                .get_or_create(&ProviderErrorLabels {
+                    provider: provider.to_owned(),
+                    kind,
+                })
+                .inc();
+        }
+    }
+
+    /// Records an authentication decision.
+    pub fn decision(&self, provider: &str, result: &'static str, reason: &'static str) {
+        self.decisions
+            .get_or_create(&DecisionLabels {
+                provider: provider.to_owned(),
+                result,
+                reason,
+            })
+            .inc();
+    }
+}
