@@ -16,17 +16,16 @@ use hyper_util::rt::TokioIo;
 use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
-use crate::auth::cache::CacheLayer;
+use arc_swap::ArcSwap;
+
 use crate::auth::credential::Token;
-use crate::metrics::Metrics;
+use crate::stack::Gateway;
 
 /// What the admin endpoints read.
 #[derive(Clone)]
 pub struct AdminState {
-    /// Every series.
-    pub metrics: Arc<Metrics>,
-    /// The validation cache, for eviction.
-    pub cache: CacheLayer,
+    /// The running stack (its metrics and cache survive reloads).
+    pub current: Arc<ArcSwap<Gateway>>,
     /// True once the gateway listens, false again while it drains.
     pub ready: Arc<AtomicBool>,
 }
@@ -80,11 +79,12 @@ async fn handle(
             text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n")
         }
         (Method::GET, "/metrics") => {
-            state.metrics.cache_entries.set(state.cache.len() as i64);
+            let gw = state.current.load();
+            gw.metrics.cache_entries.set(gw.cache.len() as i64);
             text(
                 StatusCode::OK,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                state.metrics.encode(),
+                gw.metrics.encode(),
             )
         }
         (Method::POST, "/cache/evict") => evict(&state, req).await,
@@ -116,12 +116,13 @@ async fn evict(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
         v.get("token").and_then(Value::as_str).and_then(Token::new),
     ) {
         (Some(user), None) => {
-            state.cache.evict_user(user);
+            state.current.load().cache.evict_user(user);
             tracing::info!(user, "Evicted a user's cache entries");
             json_reply(StatusCode::OK, json!({"evicted": "user"}))
         }
         (None, Some(token)) => {
-            state.cache.evict_token(&token).await;
+            let gw = state.current.load_full();
+            gw.cache.evict_token(&token).await;
             tracing::info!("Evicted a token's cache entry");
             json_reply(StatusCode::OK, json!({"evicted": "token"}))
         }

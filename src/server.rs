@@ -4,19 +4,21 @@
 use std::future::Future;
 use std::io;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
-use hyper_util::service::TowerToHyperService;
 use tokio::net::{TcpListener, TcpStream};
 use tower::ServiceExt;
 
 use crate::admin::AdminState;
-use crate::config::Config;
+use crate::config::{Config, ConfigErrors};
 use crate::proxy::PeerAddr;
 use crate::stack::{self, Gateway};
 
@@ -24,9 +26,38 @@ use crate::stack::{self, Gateway};
 pub struct Server {
     listener: TcpListener,
     admin: Option<TcpListener>,
-    gateway: Gateway,
+    /// The stack requests run on; a reload swaps it, and a request keeps the
+    /// one it started with.
+    current: Arc<ArcSwap<Gateway>>,
+    /// The config the listeners were set up with (server settings need a restart).
     config: Arc<Config>,
     ready: Arc<AtomicBool>,
+}
+
+/// Reloads the config file into a running server.
+#[derive(Clone)]
+pub struct Reloader {
+    current: Arc<ArcSwap<Gateway>>,
+    path: PathBuf,
+}
+
+// === impl Reloader ===
+
+impl Reloader {
+    /// Reads and validates the file; if valid, swaps it in. An invalid file
+    /// changes nothing: the running config keeps serving.
+    pub fn reload(&self) -> Result<(), ConfigErrors> {
+        let config = crate::config::load(&self.path)?;
+        let old = self.current.load_full();
+        if config.server.listen != old.config.server.listen
+            || config.server.admin_listen != old.config.server.admin_listen
+        {
+            tracing::warn!("Listener addresses change only with a restart");
+        }
+        let new = stack::rebuild(Arc::new(config), Some(&old));
+        self.current.store(Arc::new(new));
+        Ok(())
+    }
 }
 
 // === impl Server ===
@@ -50,11 +81,11 @@ impl Server {
         admin: Option<TcpListener>,
         config: Arc<Config>,
     ) -> Server {
-        let gateway = stack::build(&config);
+        let gateway = stack::build(config.clone());
         Server {
             listener,
             admin,
-            gateway,
+            current: Arc::new(ArcSwap::from_pointee(gateway)),
             config,
             ready: Arc::default(),
         }
@@ -70,9 +101,17 @@ impl Server {
         self.listener.local_addr()
     }
 
-    /// The built stack (for cache access).
-    pub fn gateway(&self) -> &Gateway {
-        &self.gateway
+    /// The stack requests run on now.
+    pub fn gateway(&self) -> Arc<Gateway> {
+        self.current.load_full()
+    }
+
+    /// A handle that reloads the config from `path`.
+    pub fn reloader(&self, path: PathBuf) -> Reloader {
+        Reloader {
+            current: self.current.clone(),
+            path,
+        }
     }
 
     /// Serves until `shutdown` resolves, then lets in-flight requests finish for
@@ -93,15 +132,14 @@ impl Server {
         // The admin endpoints run until the process ends (health during the drain).
         if let Some(admin) = self.admin.take() {
             let state = AdminState {
-                metrics: self.gateway.metrics.clone(),
-                cache: self.gateway.cache.clone(),
+                current: self.current.clone(),
                 ready: self.ready.clone(),
             };
             tokio::spawn(crate::admin::serve(admin, state, std::future::pending()));
         }
         self.ready.store(true, Ordering::SeqCst);
         // Discovery documents and keys, so JWTs route by issuer from the start.
-        let providers = self.gateway.providers.clone();
+        let providers = self.current.load().providers.clone();
         tokio::spawn(async move { providers.prefetch().await });
         tokio::pin!(shutdown);
         loop {
@@ -136,14 +174,14 @@ impl Server {
         peer: SocketAddr,
     ) {
         let _ = stream.set_nodelay(true);
-        let svc = self.gateway.service.clone().map_request(
-            move |mut req: http::Request<hyper::body::Incoming>| {
+        let current = self.current.clone();
+        // Each request takes the stack current when it arrives.
+        let svc =
+            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(PeerAddr(peer));
-                req
-            },
-        );
-        let conn = builder
-            .serve_connection_with_upgrades(TokioIo::new(stream), TowerToHyperService::new(svc));
+                current.load().service.clone().oneshot(req)
+            });
+        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
         let conn = graceful.watch(conn.into_owned());
         tokio::spawn(async move {
             if let Err(e) = conn.await {

@@ -36,13 +36,48 @@ pub struct Gateway {
     pub providers: ProviderSet,
     /// Every metric series.
     pub metrics: Arc<Metrics>,
+    /// The config it was built from.
+    pub config: Arc<Config>,
 }
 
 /// Builds the gateway for a config.
-pub fn build(config: &Config) -> Gateway {
-    let metrics = Metrics::new();
-    let cache = CacheLayer::with_metrics(&config.cache, metrics.clone());
-    let providers = ProviderSet::with_metrics(config, metrics.clone());
+pub fn build(config: Arc<Config>) -> Gateway {
+    rebuild(config, None)
+}
+
+/// Builds the gateway for a reloaded config, keeping what did not change: the
+/// metrics always; the provider clients (key caches, discovery documents) when
+/// no provider changed; the validation cache when its settings did not
+/// change, less the entries a changed provider or provider order may judge
+/// differently now.
+pub fn rebuild(config: Arc<Config>, previous: Option<&Gateway>) -> Gateway {
+    let metrics = previous
+        .map(|g| g.metrics.clone())
+        .unwrap_or_else(Metrics::new);
+    let old = previous.map(|g| &*g.config);
+    let same_order = old.is_some_and(|o| o.auth.providers == config.auth.providers);
+    let changed: Vec<String> = match old {
+        None => Vec::new(),
+        Some(o) => o
+            .providers
+            .keys()
+            .chain(config.providers.keys())
+            .filter(|n| o.providers.get(*n) != config.providers.get(*n))
+            .cloned()
+            .collect(),
+    };
+    let providers = match previous {
+        Some(g) if changed.is_empty() && same_order => g.providers.clone(),
+        _ => ProviderSet::with_metrics(&config, metrics.clone()),
+    };
+    let cache = match (previous, old) {
+        (Some(g), Some(o)) if o.cache == config.cache => {
+            g.cache
+                .evict_for_reload(&changed, !(changed.is_empty() && same_order));
+            g.cache.clone()
+        }
+        _ => CacheLayer::with_metrics(&config.cache, metrics.clone()),
+    };
     let mut spoofable = vec![&config.upstream.identity_header];
     spoofable.extend(config.upstream.email_header.as_ref());
     spoofable.extend(config.upstream.shared_secret.as_ref().map(|(h, _)| h));
@@ -65,18 +100,19 @@ pub fn build(config: &Config) -> Gateway {
         // 3. Canonicalise, route, classify, validate (cached), map, check
         //    requirements; the decision travels as a request extension.
         .layer(AuthLayer::new(
-            config,
+            &config,
             providers.clone(),
             cache.clone(),
             metrics.clone(),
         ))
         // 4. Forward with the hand-off the decision asks for.
-        .service(Proxy::new(config, metrics.clone()));
+        .service(Proxy::new(&config, metrics.clone()));
     Gateway {
         service,
         cache,
         providers,
         metrics,
+        config,
     }
 }
 

@@ -166,6 +166,23 @@ impl CacheLayer {
         }
     }
 
+    /// After a reload: drops positive entries of changed providers, and every
+    /// negative one when another provider might now accept the token.
+    pub fn evict_for_reload(&self, changed: &[String], negatives: bool) {
+        if changed.is_empty() && !negatives {
+            return;
+        }
+        let changed = changed.to_vec();
+        let stale = move |_: &Key, e: &Entry| match &e.verdict {
+            Verdict::Active(p) => changed.iter().any(|c| **c == *p.provider),
+            Verdict::Refused(_) => negatives,
+        };
+        let _ = self.shared.entries.invalidate_entries_if(stale);
+        if let Some(s) = &self.shared.stale {
+            s.invalidate_all();
+        }
+    }
+
     /// Drops every entry.
     pub fn clear(&self) {
         self.shared.entries.invalidate_all();

@@ -33,7 +33,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the gateway.
-    Serve(ConfigArgs),
+    Serve(serve::ServeArgs),
     /// Validate the config and print what it resolves to (secrets redacted).
     Check(ConfigArgs),
     /// Read an issuer's OpenID discovery document and print a provider block.

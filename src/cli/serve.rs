@@ -3,11 +3,26 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use std::time::{Duration, SystemTime};
+
 use super::{ConfigArgs, EXIT_INVALID, EXIT_RUNTIME, init_tracing};
-use crate::server::{Server, shutdown_signal};
+use crate::server::{Reloader, Server, shutdown_signal};
+
+/// Options of `serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The config file and log format.
+    #[command(flatten)]
+    pub common: ConfigArgs,
+    /// Also reload when the config file changes (checked every 2 s); SIGHUP
+    /// always reloads.
+    #[arg(long)]
+    pub watch: bool,
+}
 
 /// Loads the config, binds, serves, drains.
-pub fn run(args: &ConfigArgs) -> ExitCode {
+pub fn run(serve: &ServeArgs) -> ExitCode {
+    let args = &serve.common;
     init_tracing(args.log_format);
     let config = match crate::config::load(&args.config) {
         Ok(c) => Arc::new(c),
@@ -44,8 +59,54 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
             Ok(addr) => tracing::info!(%addr, %admin, upstream = %config.upstream.url, "Listening"),
             Err(e) => tracing::warn!(error = %e, "Listening on an unknown address"),
         }
+        let reloader = server.reloader(args.config.clone());
+        spawn_reload_on_sighup(reloader.clone());
+        if serve.watch {
+            tokio::spawn(watch(reloader, args.config.clone()));
+        }
         server.run(shutdown_signal()).await;
         tracing::info!("Stopped");
         ExitCode::SUCCESS
     })
+}
+
+/// Reloads and logs the outcome; an invalid file leaves the running config.
+fn reload(reloader: &Reloader, trigger: &str) {
+    match reloader.reload() {
+        Ok(()) => tracing::info!(trigger, "Reloaded the config"),
+        Err(errors) => {
+            for e in &errors.0 {
+                tracing::error!("{e}");
+            }
+            tracing::error!(trigger, "Reload refused: the running config stays");
+        }
+    }
+}
+
+fn spawn_reload_on_sighup(reloader: Reloader) {
+    #[cfg(unix)]
+    tokio::spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(mut hup) = signal(SignalKind::hangup()) else {
+            return;
+        };
+        while hup.recv().await.is_some() {
+            reload(&reloader, "SIGHUP");
+        }
+    });
+}
+
+/// Reloads when the file's modification time changes.
+async fn watch(reloader: Reloader, path: std::path::PathBuf) {
+    let mtime = |p: &std::path::Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut last: Option<SystemTime> = mtime(&path);
+    let mut tick = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        tick.tick().await;
+        let now = mtime(&path);
+        if now.is_some() && now != last {
+            last = now;
+            reload(&reloader, "file change");
+        }
+    }
 }

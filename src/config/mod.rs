@@ -146,7 +146,7 @@ pub struct Auth {
 }
 
 /// `[cache]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Cache {
     /// Bound on cached tokens.
     pub max_entries: u64,
@@ -282,7 +282,7 @@ pub enum ClientAuth {
 }
 
 /// How a provider's answer becomes a local user.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Mapping {
     /// Candidate username attributes, as JSON pointers, first present wins.
     pub username: Vec<Attr>,
@@ -338,7 +338,7 @@ pub struct Attr {
 }
 
 /// `[providers.NAME]`
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Provider {
     /// The table name.
     pub name: Arc<str>,

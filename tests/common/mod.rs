@@ -488,7 +488,7 @@ pub struct TestGateway {
     pub addr: SocketAddr,
     /// The admin listener (health, metrics, eviction).
     pub admin: SocketAddr,
-    pub gateway: restgate::stack::Gateway,
+    pub gateway: Arc<restgate::stack::Gateway>,
     _stop: tokio::sync::oneshot::Sender<()>,
     _dir: tempfile::TempDir,
 }
@@ -512,7 +512,7 @@ impl TestGateway {
             Some(admin_listener),
             Arc::new(config),
         );
-        let gateway = server.gateway().clone();
+        let gateway = server.gateway();
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(server.run(async {
             let _ = rx.await;
@@ -668,12 +668,8 @@ impl Spawned {
         let dir = tempfile::tempdir().unwrap();
         let secret = dir.path().join("client_secret");
         std::fs::write(&secret, format!("{CLIENT_SECRET}\n")).unwrap();
-        let text = toml.replace("{secret_file}", &secret.display().to_string());
-        let text = format!(
-            "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n{text}"
-        );
         let path = dir.path().join("restgate.toml");
-        std::fs::write(&path, text).unwrap();
+        std::fs::write(&path, spawned_config(toml, &secret)).unwrap();
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_restgate"))
             .args(["serve", "--config"])
             .arg(&path)
@@ -727,6 +723,51 @@ impl Spawned {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Replaces the config file (same `{secret_file}` and `[server]` handling).
+    pub fn rewrite(&self, toml: &str) {
+        let secret = self._dir.path().join("client_secret");
+        std::fs::write(
+            self._dir.path().join("restgate.toml"),
+            spawned_config(toml, &secret),
+        )
+        .unwrap();
+    }
+
+    /// Writes the config file as given, verbatim (to break it).
+    pub fn rewrite_raw(&self, text: &str) {
+        std::fs::write(self._dir.path().join("restgate.toml"), text).unwrap();
+    }
+
+    /// Sends SIGHUP.
+    pub fn sighup(&self) {
+        let _ = std::process::Command::new("kill")
+            .args(["-HUP", &self.pid().to_string()])
+            .status();
+    }
+
+    /// How many log lines contain `needle` so far.
+    pub fn count_logs(&self, needle: &str) -> usize {
+        self.logs
+            .lock()
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(needle))
+            .count()
+    }
+
+    /// Waits (up to 10 s) until `count` log lines contain `needle`.
+    pub async fn wait_for_log(&self, needle: &str, count: usize) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while self.count_logs(needle) < count {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {needle:?} in the logs:\n{}",
+                self.logs.lock().unwrap()
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     /// A field of /proc/PID/status in KiB (`VmRSS`, `VmHWM`).
@@ -790,4 +831,11 @@ pub fn sign(key: &str, kid: &str, claims: &Value) -> String {
     let mut header = Header::new(alg);
     header.kid = Some(kid.to_owned());
     jsonwebtoken::encode(&header, claims, &enc).unwrap()
+}
+
+fn spawned_config(toml: &str, secret: &Path) -> String {
+    let text = toml.replace("{secret_file}", &secret.display().to_string());
+    format!(
+        "[server]\nlisten = \"127.0.0.1:0\"\nadmin_listen = \"127.0.0.1:0\"\nshutdown_timeout = \"5s\"\n{text}"
+    )
 }
