@@ -57,6 +57,8 @@ pub struct Server {
     pub max_header_bytes: usize,
     /// How long in-flight requests may run after SIGTERM.
     pub shutdown_timeout: Duration,
+    /// TLS on the listener (HTTP/2 by ALPN), when a certificate is configured.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 /// How an authenticated request is handed to the upstream.

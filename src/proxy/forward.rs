@@ -30,6 +30,10 @@ use crate::metrics::Metrics;
 #[derive(Debug, Clone, Copy)]
 pub struct PeerAddr(pub SocketAddr);
 
+/// Marks a request that arrived over TLS (for `X-Forwarded-Proto`).
+#[derive(Debug, Clone, Copy)]
+pub struct ViaTls;
+
 /// The forwarding service at the bottom of the stack.
 #[derive(Clone)]
 pub struct Proxy {
@@ -42,7 +46,6 @@ struct Inner {
     authority: Authority,
     response_timeout: Duration,
     handoff: IdentityHandoff,
-    proto: &'static str,
     metrics: Arc<Metrics>,
 }
 
@@ -73,7 +76,6 @@ impl Proxy {
                 authority,
                 response_timeout: up.response_timeout,
                 handoff: IdentityHandoff::new(config),
-                proto: "http",
                 metrics,
             }),
         }
@@ -105,6 +107,11 @@ impl Inner {
             .remove::<Handoff>()
             .unwrap_or(Handoff::Untouched);
         let peer = req.extensions().get::<PeerAddr>().map(|p| p.0);
+        let proto = if req.extensions().get::<ViaTls>().is_some() {
+            "https"
+        } else {
+            "http"
+        };
         let upgrade = upgrade_protocol(req.headers());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
 
@@ -125,7 +132,7 @@ impl Inner {
         if let Some(p) = &upgrade {
             restore_upgrade(&mut parts.headers, p.clone());
         }
-        set_forwarded(&mut parts.headers, peer, self.proto);
+        set_forwarded(&mut parts.headers, peer, proto);
         let body = self.handoff.apply(&mut parts, body, &handoff).await?;
 
         let started = std::time::Instant::now();

@@ -6,5 +6,5 @@ pub mod handoff;
 pub mod headers;
 pub mod oauth1;
 
-pub use forward::{PeerAddr, Proxy};
+pub use forward::{PeerAddr, Proxy, ViaTls};
 pub use headers::Spoofable;

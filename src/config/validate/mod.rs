@@ -314,7 +314,7 @@ impl Cx {
         }
         Config {
             source: source.to_path_buf(),
-            server: self.server(&server),
+            server: self.server(&server, base),
             upstream,
             cache: self.cache(&cache),
             directory,
@@ -335,7 +335,7 @@ impl Cx {
             .unwrap_or_default()
     }
 
-    fn server(&mut self, raw: &raw::RawServer) -> Server {
+    fn server(&mut self, raw: &raw::RawServer, base: &Path) -> Server {
         let p = KeyPath::root("server");
         let addr = |cx: &mut Cx, key: &str, v: Option<&String>, default: &str| {
             let text = v.map(String::as_str).unwrap_or(default);
@@ -361,9 +361,32 @@ impl Cx {
                 "must be between 8192 and 1048576",
             );
         }
-        if raw.tls_cert_file.is_some() || raw.tls_key_file.is_some() {
-            self.not_yet(&p.key("tls_cert_file"), "TLS on the listener");
-        }
+        let tls = match (&raw.tls_cert_file, &raw.tls_key_file) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                match crate::server::tls::server_config(&resolve(base, cert), &resolve(base, key)) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        self.err(&p.key("tls_cert_file"), e);
+                        None
+                    }
+                }
+            }
+            (Some(_), None) => {
+                self.err(
+                    &p.key("tls_key_file"),
+                    "missing: the private key of tls_cert_file",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.err(
+                    &p.key("tls_cert_file"),
+                    "missing: the certificate chain for tls_key_file",
+                );
+                None
+            }
+        };
         Server {
             listen,
             admin_listen,
@@ -373,6 +396,7 @@ impl Cx {
                 "10s",
             ),
             max_header_bytes: max_header_bytes.clamp(8192, 1 << 20) as usize,
+            tls,
             shutdown_timeout: self.duration(
                 &p.key("shutdown_timeout"),
                 raw.shutdown_timeout.as_ref(),

@@ -15,11 +15,14 @@ use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+
+pub mod tls;
 
 use crate::admin::AdminState;
 use crate::config::{Config, ConfigErrors};
-use crate::proxy::PeerAddr;
+use crate::proxy::{PeerAddr, ViaTls};
 use crate::stack::{self, Gateway};
 
 /// A bound gateway, ready to serve.
@@ -174,17 +177,59 @@ impl Server {
         peer: SocketAddr,
     ) {
         let _ = stream.set_nodelay(true);
+        // The certificate of the current config: a reload applies to new connections.
+        let tls = self.current.load().config.server.tls.clone();
+        let via_tls = tls.is_some();
         let current = self.current.clone();
         // Each request takes the stack current when it arrives.
         let svc =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
                 req.extensions_mut().insert(PeerAddr(peer));
+                if via_tls {
+                    req.extensions_mut().insert(ViaTls);
+                }
                 current.load().service.clone().oneshot(req)
             });
-        let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
-        let conn = graceful.watch(conn.into_owned());
+        let builder = builder.clone();
+        let watcher = graceful.watcher();
+        let handshake_timeout = self.config.server.header_read_timeout;
         tokio::spawn(async move {
-            if let Err(e) = conn.await {
+            let result = match tls {
+                None => {
+                    watcher
+                        .watch(
+                            builder
+                                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                                .into_owned(),
+                        )
+                        .await
+                }
+                Some(cfg) => match tokio::time::timeout(
+                    handshake_timeout,
+                    TlsAcceptor::from(cfg).accept(stream),
+                )
+                .await
+                {
+                    Ok(Ok(tls)) => {
+                        watcher
+                            .watch(
+                                builder
+                                    .serve_connection_with_upgrades(TokioIo::new(tls), svc)
+                                    .into_owned(),
+                            )
+                            .await
+                    }
+                    Ok(Err(e)) => {
+                        tracing::debug!(error = %e, "TLS handshake failed");
+                        return;
+                    }
+                    Err(_) => {
+                        tracing::debug!("TLS handshake timed out");
+                        return;
+                    }
+                },
+            };
+            if let Err(e) = result {
                 tracing::debug!(error = %e, "Connection ended with an error");
             }
         });

@@ -1,0 +1,103 @@
+//! TLS on the listener with a certificate made in the test: HTTP/2 by ALPN,
+//! HTTP/1.1, X-Forwarded-Proto https; config errors for a broken pair.
+
+mod common;
+
+use common::*;
+
+fn certificate(dir: &std::path::Path) -> (String, String, String) {
+    let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.join("tls.crt");
+    let key = dir.join("tls.key");
+    std::fs::write(&cert, ck.cert.pem()).unwrap();
+    std::fs::write(&key, ck.signing_key.serialize_pem()).unwrap();
+    (
+        cert.display().to_string(),
+        key.display().to_string(),
+        ck.cert.pem(),
+    )
+}
+
+#[tokio::test]
+async fn tls_with_http2_by_alpn_and_http1() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, pem) = certificate(dir.path());
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    idp.add_user("tok-tls", "alice");
+    let toml = format!(
+        "[server]\ntls_cert_file = \"{cert}\"\ntls_key_file = \"{key}\"\n{}",
+        config(&idp, &up, "")
+    );
+    let gw = TestGateway::start(&toml).await;
+    // reqwest here has no bundled crypto provider: restgate's client installs ring.
+    let _ = restgate::providers::http_client();
+    let client = |h2: bool| {
+        let b = reqwest::Client::builder()
+            .add_root_certificate(reqwest::Certificate::from_pem(pem.as_bytes()).unwrap())
+            .resolve("localhost", gw.addr);
+        if h2 { b } else { b.http1_only() }.build().unwrap()
+    };
+    let url = format!("https://localhost:{}/rest/api/2/myself", gw.addr.port());
+    let res = client(true)
+        .get(&url)
+        .bearer_auth("tok-tls")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.version(), reqwest::Version::HTTP_2, "ALPN chose h2");
+    assert_eq!(res.status(), 200);
+    assert_eq!(
+        up.last().header("x-forwarded-proto").as_deref(),
+        Some("https")
+    );
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("alice")
+    );
+    let res = client(false)
+        .get(&url)
+        .bearer_auth("tok-tls")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.version(), reqwest::Version::HTTP_11);
+    assert_eq!(res.status(), 200);
+    // Cleartext to the TLS port gets no HTTP answer.
+    let raw_res = raw(
+        gw.addr,
+        b"GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(!raw_res.starts_with("HTTP/1.1 200"), "{raw_res}");
+}
+
+#[test]
+fn a_broken_certificate_pair_is_a_config_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, _key, _) = certificate(dir.path());
+    let other = rcgen::generate_simple_self_signed(vec!["other".to_owned()]).unwrap();
+    let wrong_key = dir.path().join("wrong.key");
+    std::fs::write(&wrong_key, other.signing_key.serialize_pem()).unwrap();
+    let parse = |server: String| {
+        let text = format!("[server]\n{server}\n[upstream]\nurl = \"http://127.0.0.1:1\"\n");
+        restgate::config::parse(&text, std::path::Path::new("t.toml"))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let err = parse(format!(
+        "tls_cert_file = \"{cert}\"\ntls_key_file = \"{}\"",
+        wrong_key.display()
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("server.tls_cert_file") && err.contains("do not fit"),
+        "{err}"
+    );
+    let err = parse(format!("tls_cert_file = \"{cert}\"")).unwrap_err();
+    assert!(err.contains("server.tls_key_file: missing"), "{err}");
+    let err =
+        parse("tls_cert_file = \"/nonexistent.crt\"\ntls_key_file = \"/nonexistent.key\"".into())
+            .unwrap_err();
+    assert!(err.contains("cannot read /nonexistent.crt"), "{err}");
+}
