@@ -115,3 +115,82 @@ async fn provider_flapping_under_load_never_passes_a_wrong_or_missing_identity()
         up.count()
     );
 }
+
+#[tokio::test]
+async fn a_slow_provider_gets_at_most_max_concurrent_calls() {
+    let (idp, _up, gw) = setup("max_concurrent = 2\n").await;
+    idp.set_mode(Mode::Delay(Duration::from_millis(200)));
+    for i in 0..8 {
+        idp.add_user(&format!("tok-slow-{i}"), "alice");
+    }
+    let calls: Vec<_> = (0..8)
+        .map(|i| {
+            let addr = gw.addr;
+            tokio::spawn(async move {
+                let auth = format!("Bearer tok-slow-{i}");
+                send_to(
+                    addr,
+                    "GET",
+                    "/rest/api/2/myself",
+                    &[("authorization", &auth)],
+                    Bytes::new(),
+                )
+                .await
+                .status
+            })
+        })
+        .collect();
+    for c in calls {
+        assert_eq!(
+            c.await.unwrap(),
+            200,
+            "queued calls still complete within the timeout"
+        );
+    }
+    assert_eq!(idp.calls(), 8);
+    assert_eq!(
+        idp.max_in_flight(),
+        2,
+        "never more than max_concurrent at the provider"
+    );
+}
+
+#[tokio::test]
+async fn past_max_connections_clients_wait_to_be_accepted() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    let gw = TestGateway::start(&format!(
+        "[server]\nmax_connections = 2\n{}",
+        config(&idp, &up, "")
+    ))
+    .await;
+    let req = b"GET /secure/x HTTP/1.1\r\nHost: x\r\n\r\n";
+    // Two keep-alive connections, each served once and held open.
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+        s.write_all(req).await.unwrap();
+        let mut buf = [0u8; 512];
+        let n = s.read(&mut buf).await.unwrap();
+        assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+        held.push(s);
+    }
+    // A third waits: no answer while both slots are taken...
+    let mut third = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    third.write_all(req).await.unwrap();
+    let mut buf = [0u8; 512];
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), third.read(&mut buf))
+            .await
+            .is_err(),
+        "answered past the limit"
+    );
+    // ...and is served once one closes.
+    drop(held.pop());
+    let n = tokio::time::timeout(Duration::from_secs(5), third.read(&mut buf))
+        .await
+        .expect("served after a slot freed")
+        .unwrap();
+    assert!(String::from_utf8_lossy(&buf[..n]).starts_with("HTTP/1.1 200"));
+}

@@ -59,6 +59,8 @@ pub struct Server {
     pub shutdown_timeout: Duration,
     /// TLS on the listener (HTTP/2 by ALPN), when a certificate is configured.
     pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Connections served at once; more wait to be accepted.
+    pub max_connections: usize,
 }
 
 /// How an authenticated request is handed to the upstream.
@@ -366,6 +368,8 @@ pub struct Provider {
     pub token_prefixes: Vec<String>,
     /// Per-call timeout.
     pub timeout: Duration,
+    /// Calls in flight at once; more wait, for at most `timeout`.
+    pub max_concurrent: usize,
 }
 
 // === impl Provider ===

@@ -36,7 +36,6 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub admin_listen: Option<String>,
     pub header_read_timeout: Option<String>,
-    pub idle_timeout: Option<String>,
     pub max_header_bytes: Option<u64>,
     pub max_connections: Option<u64>,
     pub shutdown_timeout: Option<String>,
@@ -133,6 +132,7 @@ pub struct RawProvider {
     pub algorithms: Option<Vec<String>>,
     pub clock_skew: Option<String>,
     pub timeout: Option<String>,
+    pub max_concurrent: Option<u64>,
 }
 
 /// `[directory]`

@@ -58,6 +58,9 @@ pub enum ProviderErrorKind {
     /// No provider is configured for this token.
     #[error("no provider is configured")]
     NoProvider,
+    /// `max_concurrent` calls were in flight for the whole timeout.
+    #[error("too many calls in flight")]
+    Overloaded,
 }
 
 impl ProviderError {
@@ -78,6 +81,7 @@ impl ProviderError {
             ProviderErrorKind::ClientRejected(_) => "client_rejected",
             ProviderErrorKind::Garbage(_) => "garbage",
             ProviderErrorKind::NoProvider => "no_provider",
+            ProviderErrorKind::Overloaded => "overloaded",
         }
     }
 }
@@ -117,6 +121,9 @@ pub struct ProviderClient {
     http: reqwest::Client,
     checker: Checker,
     metrics: Arc<Metrics>,
+    /// `max_concurrent` calls at once, so a slow provider cannot hold every
+    /// request of the gateway.
+    slots: tokio::sync::Semaphore,
 }
 
 /// How a provider checks tokens, with the state that needs (key caches,
@@ -157,17 +164,28 @@ impl ProviderClient {
             ))),
             Validation::Vendor(_) => Checker::Vendor,
         };
+        let slots = tokio::sync::Semaphore::new(config.max_concurrent);
         ProviderClient {
             config,
             http,
             checker,
             metrics,
+            slots,
         }
     }
 
     /// Asks the provider about a token.
     pub async fn check(&self, token: &Token) -> Result<Answer, ProviderError> {
         let started = std::time::Instant::now();
+        let Ok(Ok(_slot)) = tokio::time::timeout(self.config.timeout, self.slots.acquire()).await
+        else {
+            self.metrics
+                .provider_call(&self.config.name, started.elapsed(), Some("overloaded"));
+            return Err(ProviderError::new(
+                &self.config.name,
+                ProviderErrorKind::Overloaded,
+            ));
+        };
         let result = match (&self.checker, &self.config.validation) {
             (
                 Checker::Introspection,

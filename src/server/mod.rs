@@ -145,10 +145,16 @@ impl Server {
         let providers = self.current.load().providers.clone();
         tokio::spawn(async move { providers.prefetch().await });
         tokio::pin!(shutdown);
+        // server.max_connections: past it, clients wait in the listen backlog.
+        let slots = Arc::new(tokio::sync::Semaphore::new(server.max_connections));
         loop {
+            let slot = tokio::select! {
+                slot = slots.clone().acquire_owned() => slot.expect("the connection semaphore is never closed"),
+                () = &mut shutdown => break,
+            };
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => self.serve(&builder, &graceful, stream, peer),
+                    Ok((stream, peer)) => self.serve(&builder, &graceful, stream, peer, slot),
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
                         tracing::warn!(error = %e, "Accept failed");
@@ -175,6 +181,7 @@ impl Server {
         graceful: &GracefulShutdown,
         stream: TcpStream,
         peer: SocketAddr,
+        slot: tokio::sync::OwnedSemaphorePermit,
     ) {
         let _ = stream.set_nodelay(true);
         // The certificate of the current config: a reload applies to new connections.
@@ -194,6 +201,8 @@ impl Server {
         let watcher = graceful.watcher();
         let handshake_timeout = self.config.server.header_read_timeout;
         tokio::spawn(async move {
+            // The connection's slot is freed when this task ends.
+            let _slot = slot;
             let result = match tls {
                 None => {
                     watcher

@@ -65,6 +65,8 @@ struct IdpState {
     jwks_calls: AtomicUsize,
     discovery: Mutex<Value>,
     discovery_calls: AtomicUsize,
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
     mode: Mutex<Mode>,
     client_auth: Mutex<Vec<String>>,
 }
@@ -89,6 +91,8 @@ impl FakeIdp {
                 "id_token_signing_alg_values_supported": ["RS256"],
             })),
             discovery_calls: AtomicUsize::new(0),
+            in_flight: AtomicUsize::new(0),
+            max_in_flight: AtomicUsize::new(0),
             mode: Mutex::new(Mode::Normal),
             client_auth: Mutex::new(Vec::new()),
         });
@@ -138,6 +142,11 @@ impl FakeIdp {
 
     pub fn calls(&self) -> usize {
         self.state.calls.load(Ordering::SeqCst)
+    }
+
+    /// The most introspection calls ever in flight at once.
+    pub fn max_in_flight(&self) -> usize {
+        self.state.max_in_flight.load(Ordering::SeqCst)
     }
 
     pub fn set_mode(&self, mode: Mode) {
@@ -196,12 +205,30 @@ async fn misbehave(state: &IdpState) -> Option<Response> {
     }
 }
 
+/// Counts introspection calls in flight while it lives.
+struct InFlight<'a>(&'a IdpState);
+
+impl<'a> InFlight<'a> {
+    fn new(s: &'a IdpState) -> Self {
+        let now = s.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        s.max_in_flight.fetch_max(now, Ordering::SeqCst);
+        InFlight(s)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 async fn introspect(
     State(state): State<Arc<IdpState>>,
     headers: HeaderMap,
     Form(form): Form<HashMap<String, String>>,
 ) -> Response {
     state.calls.fetch_add(1, Ordering::SeqCst);
+    let _in_flight = InFlight::new(&state);
     if let Some(r) = misbehave(&state).await {
         return r;
     }

@@ -32,6 +32,7 @@ fn provider(username: &[&str]) -> Provider {
         allowed_clients: vec![],
         token_prefixes: vec![],
         timeout: Duration::from_secs(1),
+        max_concurrent: 64,
     }
 }
 

@@ -178,6 +178,18 @@ impl Cx {
         }
     }
 
+    /// A count that must be at least 1.
+    pub(super) fn positive(&mut self, path: &KeyPath, value: Option<u64>, default: usize) -> usize {
+        match value {
+            None => default,
+            Some(0) => {
+                self.err(path, "must be at least 1");
+                default
+            }
+            Some(n) => usize::try_from(n).unwrap_or(usize::MAX),
+        }
+    }
+
     fn header(&mut self, path: &KeyPath, value: &str) -> Option<HeaderName> {
         match HeaderName::from_str(value) {
             Ok(h) => Some(h),
@@ -397,6 +409,7 @@ impl Cx {
             ),
             max_header_bytes: max_header_bytes.clamp(8192, 1 << 20) as usize,
             tls,
+            max_connections: self.positive(&p.key("max_connections"), raw.max_connections, 10_000),
             shutdown_timeout: self.duration(
                 &p.key("shutdown_timeout"),
                 raw.shutdown_timeout.as_ref(),

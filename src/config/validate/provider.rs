@@ -159,6 +159,7 @@ impl Cx {
             allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
             token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
             timeout,
+            max_concurrent: self.positive(&p.key("max_concurrent"), raw.max_concurrent, 64),
         })
     }
 
@@ -337,6 +338,7 @@ impl Cx {
                 allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
                 token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
                 timeout,
+                max_concurrent: self.positive(&p.key("max_concurrent"), raw.max_concurrent, 64),
             }
         })
     }
