@@ -101,3 +101,62 @@ fn a_broken_certificate_pair_is_a_config_error() {
             .unwrap_err();
     assert!(err.contains("cannot read /nonexistent.crt"), "{err}");
 }
+
+/// A TLS terminator in front of a plain upstream (as a real https Jira would be).
+async fn tls_in_front_of(
+    plain: std::net::SocketAddr,
+    dir: &std::path::Path,
+) -> (std::net::SocketAddr, String) {
+    let (cert, key, pem) = certificate(dir);
+    let config = restgate::server::tls::server_config(&cert, &key).unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(config);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let Ok(mut inner) = tokio::net::TcpStream::connect(plain).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut inner).await;
+            });
+        }
+    });
+    let ca = dir.join("upstream-ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    (addr, ca.display().to_string())
+}
+
+#[tokio::test]
+async fn an_https_upstream_is_verified_with_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    idp.add_user("tok-https-up", "alice");
+    let (tls_addr, ca) = tls_in_front_of(up.addr, dir.path()).await;
+    let toml = config(&idp, &up, "").replace(
+        &format!("url = \"http://{}\"", up.addr),
+        &format!(
+            "url = \"https://localhost:{}\"\nca_file = \"{ca}\"",
+            tls_addr.port()
+        ),
+    );
+    assert!(toml.contains("https://localhost"));
+    let gw = TestGateway::start(&toml).await;
+    let res = gw.bearer("/rest/api/2/myself", "tok-https-up").await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("alice")
+    );
+
+    // Without the CA, the upstream's certificate is not trusted: 502, never a pass.
+    let untrusted = toml.replace(&format!("\nca_file = \"{ca}\""), "");
+    let gw = TestGateway::start(&untrusted).await;
+    let res = gw.bearer("/rest/api/2/myself", "tok-https-up").await;
+    assert_eq!(res.status, 502);
+}

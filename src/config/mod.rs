@@ -93,6 +93,8 @@ pub struct Upstream {
     pub shared_secret: Option<(HeaderName, Secret)>,
     /// The OAuth 1.0a consumer, with `identity = "oauth1"`.
     pub oauth1: Option<OAuth1>,
+    /// TLS to an `https://` upstream: the system roots plus `ca_file`.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
 }
 
 /// `[upstream.oauth1]`: the consumer of the product's incoming application link.

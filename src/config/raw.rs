@@ -57,6 +57,7 @@ pub struct RawUpstream {
     pub shared_secret_header: Option<String>,
     pub shared_secret_env: Option<String>,
     pub shared_secret_file: Option<String>,
+    pub ca_file: Option<String>,
     pub oauth1: Option<RawOAuth1>,
 }
 

@@ -5,6 +5,7 @@ pub mod forward;
 pub mod handoff;
 pub mod headers;
 pub mod oauth1;
+pub mod tls;
 
 pub use forward::{PeerAddr, Proxy, ViaTls};
 pub use headers::Spoofable;

@@ -284,13 +284,6 @@ impl Cx {
             }
         }
     }
-
-    fn not_yet(&mut self, path: &KeyPath, what: &str) {
-        self.err(
-            path,
-            format!("{what} is not supported by this version of restgate"),
-        );
-    }
 }
 
 // === impl Cx: sections ===
@@ -430,6 +423,7 @@ impl Cx {
             }
             Some(text) => self.upstream_url(&p.key("url"), text),
         };
+        let tls = self.upstream_tls(&p, raw, &url, base);
         let identity_header = raw.identity_header.as_deref().unwrap_or("X-Forwarded-User");
         let identity_header = self.header(&p.key("identity_header"), identity_header);
         let email_header = raw
@@ -518,6 +512,7 @@ impl Cx {
             ),
             shared_secret,
             oauth1,
+            tls,
         }
     }
 
@@ -597,6 +592,30 @@ impl Cx {
         }
     }
 
+    /// The TLS client config for an https upstream.
+    fn upstream_tls(
+        &mut self,
+        p: &KeyPath,
+        raw: &raw::RawUpstream,
+        url: &http::Uri,
+        base: &Path,
+    ) -> Option<Arc<rustls::ClientConfig>> {
+        let ca = raw.ca_file.as_deref().map(|f| resolve(base, f));
+        if url.scheme_str() != Some("https") {
+            if ca.is_some() {
+                self.err(&p.key("ca_file"), "only used with an https:// upstream");
+            }
+            return None;
+        }
+        match crate::proxy::tls::client_config(ca.as_deref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                self.err(&p.key("ca_file"), e);
+                None
+            }
+        }
+    }
+
     fn upstream_url(&mut self, path: &KeyPath, text: &str) -> http::Uri {
         let fallback = http::Uri::from_static("http://127.0.0.1:8090");
         let uri: http::Uri = match text.parse() {
@@ -606,16 +625,12 @@ impl Cx {
                 return fallback;
             }
         };
-        match uri.scheme_str() {
-            Some("http") => {}
-            Some("https") => {
-                self.not_yet(path, "an https:// upstream");
-                return fallback;
-            }
-            _ => {
-                self.err(path, format!("{text:?} must start with http://"));
-                return fallback;
-            }
+        if !matches!(uri.scheme_str(), Some("http" | "https")) {
+            self.err(
+                path,
+                format!("{text:?} must start with http:// or https://"),
+            );
+            return fallback;
         }
         if uri.authority().is_none() {
             self.err(path, format!("{text:?} has no host"));

@@ -78,12 +78,22 @@ fn identity_header_may_not_be_a_managed_header() {
 }
 
 #[test]
-fn not_yet_supported_features_are_errors_not_silence() {
-    let e = errors("[upstream]\nurl = \"https://jira\"\n");
+fn ca_file_belongs_to_an_https_upstream() {
+    let e = errors(&format!("{MINIMAL}ca_file = \"/etc/ssl/x.pem\"\n"));
     assert!(
         e.iter()
-            .any(|e| e.contains("upstream.url") && e.contains("not supported")),
+            .any(|e| e.contains("upstream.ca_file") && e.contains("https")),
         "{e:?}"
+    );
+    let e = errors("[upstream]\nurl = \"https://jira\"\nca_file = \"/nonexistent.pem\"\n");
+    assert!(
+        e.iter().any(|e| e.contains("cannot read /nonexistent.pem")),
+        "{e:?}"
+    );
+    assert!(
+        errors("[upstream]\nurl = \"ftp://jira\"\n")
+            .iter()
+            .any(|e| e.contains("http:// or https://"))
     );
 }
 
