@@ -8,7 +8,7 @@ use crate::config::{Config, Directory, IdentityMode, Validation};
 
 /// Prints every error (exit 1) or the resolved config with secrets redacted.
 pub fn run(args: &ConfigArgs) -> ExitCode {
-    match crate::config::load(&args.config) {
+    match crate::config::load(&args.path.config) {
         Ok(config) => {
             print!("{}", summary(&config));
             ExitCode::SUCCESS
@@ -19,7 +19,7 @@ pub fn run(args: &ConfigArgs) -> ExitCode {
             eprintln!(
                 "{n} error{} in {}",
                 if n == 1 { "" } else { "s" },
-                args.config.display()
+                args.path.config.display()
             );
             ExitCode::from(EXIT_INVALID)
         }

@@ -3,7 +3,7 @@
 //! Exit 0 OK, 1 refused or misconfigured, 2 the provider could not be reached.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -18,13 +18,8 @@ use crate::config::{ClientAuth, Config, Provider, Validation};
 #[derive(Debug, clap::Args)]
 pub struct FetchTokenArgs {
     /// The config file.
-    #[arg(
-        long,
-        short,
-        env = "RESTGATE_CONFIG",
-        default_value = "/etc/restgate/restgate.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub path: super::ConfigPath,
     /// The provider whose token endpoint to ask.
     #[arg(long)]
     pub provider: String,
@@ -48,7 +43,7 @@ fn failed(message: impl Into<String>, runtime: bool) -> Failed {
 
 /// Runs `fetch-token`.
 pub fn run(args: &FetchTokenArgs) -> ExitCode {
-    let config = match crate::config::load(&args.config) {
+    let config = match crate::config::load(&args.path.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

@@ -52,9 +52,9 @@ pub enum Command {
     Oauth1(oauth1::OAuth1Command),
 }
 
-/// Options shared by commands that read the config.
+/// Where the config file is (`--config`, else `$RESTGATE_CONFIG`).
 #[derive(Debug, clap::Args)]
-pub struct ConfigArgs {
+pub struct ConfigPath {
     /// The config file.
     #[arg(
         long,
@@ -63,6 +63,14 @@ pub struct ConfigArgs {
         default_value = "/etc/restgate/restgate.toml"
     )]
     pub config: PathBuf,
+}
+
+/// Options shared by commands that read the config.
+#[derive(Debug, clap::Args)]
+pub struct ConfigArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub path: ConfigPath,
     /// Log line format.
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub log_format: LogFormat,

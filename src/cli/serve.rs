@@ -24,7 +24,7 @@ pub struct ServeArgs {
 pub fn run(serve: &ServeArgs) -> ExitCode {
     let args = &serve.common;
     init_tracing(args.log_format);
-    let config = match crate::config::load(&args.config) {
+    let config = match crate::config::load(&args.path.config) {
         Ok(c) => Arc::new(c),
         Err(errors) => {
             for e in &errors.0 {
@@ -59,10 +59,10 @@ pub fn run(serve: &ServeArgs) -> ExitCode {
             Ok(addr) => tracing::info!(%addr, %admin, upstream = %config.upstream.url, "Listening"),
             Err(e) => tracing::warn!(error = %e, "Listening on an unknown address"),
         }
-        let reloader = server.reloader(args.config.clone());
+        let reloader = server.reloader(args.path.config.clone());
         spawn_reload_on_sighup(reloader.clone());
         if serve.watch {
-            tokio::spawn(watch(reloader, args.config.clone()));
+            tokio::spawn(watch(reloader, args.path.config.clone()));
         }
         server.run(shutdown_signal()).await;
         tracing::info!("Stopped");

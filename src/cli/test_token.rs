@@ -4,7 +4,7 @@
 //! provider or the directory could not answer.
 
 use std::io::{IsTerminal, Read};
-use std::path::PathBuf;
+
 use std::process::ExitCode;
 
 use super::{EXIT_INVALID, EXIT_RUNTIME, inspect};
@@ -13,13 +13,8 @@ use super::{EXIT_INVALID, EXIT_RUNTIME, inspect};
 #[derive(Debug, clap::Args)]
 pub struct TestTokenArgs {
     /// The config file.
-    #[arg(
-        long,
-        short,
-        env = "RESTGATE_CONFIG",
-        default_value = "/etc/restgate/restgate.toml"
-    )]
-    pub config: PathBuf,
+    #[command(flatten)]
+    pub path: super::ConfigPath,
     /// Ask only this provider.
     #[arg(long)]
     pub provider: Option<String>,
@@ -35,7 +30,7 @@ pub struct TestTokenArgs {
 
 /// Runs `test-token`.
 pub fn run(args: &TestTokenArgs) -> ExitCode {
-    let config = match crate::config::load(&args.config) {
+    let config = match crate::config::load(&args.path.config) {
         Ok(c) => c,
         Err(e) => {
             eprintln!("{e}");

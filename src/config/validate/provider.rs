@@ -24,6 +24,15 @@ const PRESET_ONLY: &[&str] = &[
     "api_url",
 ];
 
+/// What differs between kinds when a provider is assembled.
+struct Parts {
+    /// `None` when the validation settings had errors (already reported).
+    validation: Option<Validation>,
+    client_id: Option<String>,
+    client_secret: Option<Secret>,
+    token_endpoint: Option<reqwest::Url>,
+}
+
 /// Claims that name a token's client, for `custom` and `oidc`.
 pub(super) const GENERIC_CLIENT_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
 
@@ -143,24 +152,13 @@ impl Cx {
             .token_endpoint
             .as_deref()
             .and_then(|u| self.url(&p.key("token_endpoint"), u));
-        let mapping = self.mapping(p, raw);
-        let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
-        let validation = validation?;
-        (self.errors.len() == errors_before).then(|| Provider {
-            name: Arc::from(name),
-            kind: kind.to_owned(),
+        let parts = Parts {
             validation,
             client_id,
             client_secret,
-            scope: raw.scope.clone(),
             token_endpoint,
-            mapping,
-            allowed_audiences: raw.allowed_audiences.clone().unwrap_or_default(),
-            allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
-            token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
-            timeout,
-            max_concurrent: self.positive(&p.key("max_concurrent"), raw.max_concurrent, 64),
-        })
+        };
+        self.assemble(p, name, kind, raw, parts, errors_before)
     }
 
     fn validation(
@@ -321,25 +319,45 @@ impl Cx {
             userinfo_endpoint: opt_url(self, "userinfo_endpoint", &raw.userinfo_endpoint),
         };
         let token_endpoint = opt_url(self, "token_endpoint", &raw.token_endpoint);
+        let usable = discovery_url.is_some() && (issuer.is_some() || !issuer_required);
+        let parts = Parts {
+            validation: usable.then(|| Validation::Oidc(Box::new(settings))),
+            client_id,
+            client_secret,
+            token_endpoint,
+        };
+        self.assemble(p, name, kind, raw, parts, errors_before)
+    }
+
+    /// The settings every kind shares, validated, then the provider if the
+    /// table had no error since `errors_before`.
+    fn assemble(
+        &mut self,
+        p: &KeyPath,
+        name: &str,
+        kind: &str,
+        raw: &raw::RawProvider,
+        parts: Parts,
+        errors_before: usize,
+    ) -> Option<Provider> {
         let mapping = self.mapping(p, raw);
         let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
-        let issuer_ok = issuer.is_some() || !issuer_required;
-        (self.errors.len() == errors_before && issuer_ok && discovery_url.is_some()).then(|| {
-            Provider {
-                name: Arc::from(name),
-                kind: kind.to_owned(),
-                validation: Validation::Oidc(Box::new(settings)),
-                client_id,
-                client_secret,
-                scope: raw.scope.clone(),
-                token_endpoint,
-                mapping,
-                allowed_audiences: raw.allowed_audiences.clone().unwrap_or_default(),
-                allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
-                token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
-                timeout,
-                max_concurrent: self.positive(&p.key("max_concurrent"), raw.max_concurrent, 64),
-            }
+        let max_concurrent = self.positive(&p.key("max_concurrent"), raw.max_concurrent, 64);
+        let validation = parts.validation?;
+        (self.errors.len() == errors_before).then(|| Provider {
+            name: Arc::from(name),
+            kind: kind.to_owned(),
+            validation,
+            client_id: parts.client_id,
+            client_secret: parts.client_secret,
+            scope: raw.scope.clone(),
+            token_endpoint: parts.token_endpoint,
+            mapping,
+            allowed_audiences: raw.allowed_audiences.clone().unwrap_or_default(),
+            allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
+            token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
+            timeout,
+            max_concurrent,
         })
     }
 

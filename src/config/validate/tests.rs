@@ -189,3 +189,16 @@ fn oauth1_needs_its_table_and_a_usable_key() {
         "the file's content is never quoted"
     );
 }
+
+#[test]
+fn a_zero_concurrency_cap_is_an_error_and_no_provider() {
+    let text = format!(
+        "{MINIMAL}[providers.p]\nkind = \"custom\"\nvalidation = \"userinfo\"\nuserinfo_endpoint = \"http://u\"\nmax_concurrent = 0\n"
+    );
+    let e = errors(&text);
+    assert!(
+        e.iter()
+            .any(|e| e.contains("providers.p.max_concurrent: must be at least 1")),
+        "{e:?}"
+    );
+}
