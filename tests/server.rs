@@ -116,3 +116,48 @@ async fn sigterm_lets_in_flight_requests_finish() {
     assert!(status.success(), "{status:?}\n{logs}");
     assert!(logs.contains("Draining connections"), "{logs}");
 }
+
+#[tokio::test]
+async fn http2_bodies_longer_than_announced_never_reach_the_upstream_whole() {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-h2-len", "alice");
+    let tcp = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let (client, conn) = h2::client::handshake(tcp).await.unwrap();
+    tokio::spawn(async move {
+        let _ = conn.await;
+    });
+    let mut client = client.ready().await.unwrap();
+    let req = http::Request::post(format!("http://{}/rest/api/2/issue", gw.addr))
+        .header("authorization", "Bearer tok-h2-len")
+        .header("content-length", "5")
+        .body(())
+        .unwrap();
+    let (response, mut stream) = client.send_request(req, false).unwrap();
+    // Ten bytes where five were announced.
+    let _ = stream.send_data(bytes::Bytes::from_static(b"0123456789"), true);
+    let outcome = tokio::time::timeout(Duration::from_secs(5), response)
+        .await
+        .expect("the stream ends");
+    match outcome {
+        // The stream is reset (PROTOCOL_ERROR): nothing was answered as a success…
+        Err(e) => assert!(e.is_reset() || e.is_go_away() || e.is_io(), "{e:?}"),
+        // …or, if a head was already on its way, the body never completes.
+        Ok(res) => {
+            let mut body = res.into_body();
+            let mut failed = false;
+            while let Some(chunk) = body.data().await {
+                if chunk.is_err() {
+                    failed = true;
+                    break;
+                }
+            }
+            assert!(failed, "the over-long body was not refused");
+        }
+    }
+    // The upstream never recorded a request with the ten bytes.
+    assert!(
+        up.seen().iter().all(|s| s.body_len <= 5),
+        "{:?}",
+        up.seen().iter().map(|s| s.body_len).collect::<Vec<_>>()
+    );
+}
