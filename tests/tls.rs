@@ -160,3 +160,30 @@ async fn an_https_upstream_is_verified_with_ca_file() {
     let res = gw.bearer("/rest/api/2/myself", "tok-https-up").await;
     assert_eq!(res.status, 502);
 }
+
+#[tokio::test]
+async fn an_https_provider_is_verified_with_its_ca_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    idp.add_user("tok-https-idp", "alice");
+    let (tls_addr, ca) = tls_in_front_of(idp.addr, dir.path()).await;
+    let https = format!("https://localhost:{}/introspect", tls_addr.port());
+    let base = config(&idp, &up, "").replace(&idp.url("/introspect"), &https);
+    assert!(base.contains(&https));
+    let gw = TestGateway::start(&format!("{base}ca_file = \"{ca}\"\n")).await;
+    let res = gw.bearer("/rest/api/2/myself", "tok-https-idp").await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("alice")
+    );
+    // Without the CA the provider's certificate is not trusted: 503, never a pass.
+    let gw = TestGateway::start(&base).await;
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "tok-https-idp")
+            .await
+            .status,
+        503
+    );
+}

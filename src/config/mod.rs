@@ -372,6 +372,8 @@ pub struct Provider {
     pub timeout: Duration,
     /// Calls in flight at once; more wait, for at most `timeout`.
     pub max_concurrent: usize,
+    /// PEM certificates trusted besides the system roots (checked readable).
+    pub ca_file: Option<String>,
 }
 
 // === impl Provider ===

@@ -134,6 +134,7 @@ pub struct RawProvider {
     pub clock_skew: Option<String>,
     pub timeout: Option<String>,
     pub max_concurrent: Option<u64>,
+    pub ca_file: Option<String>,
 }
 
 /// `[directory]`

@@ -287,14 +287,17 @@ impl ProviderSet {
 
     /// Builds the clients for a config, recording into `metrics`.
     pub fn with_metrics(config: &Config, metrics: Arc<Metrics>) -> Self {
-        let http = http_client();
+        let shared = http_client();
         let all: Vec<Arc<ProviderClient>> = config
             .providers
             .values()
             .map(|p| {
                 Arc::new(ProviderClient::new(
                     p.clone(),
-                    http.clone(),
+                    p.ca_file
+                        .as_deref()
+                        .and_then(|f| http_client_trusting(f).ok())
+                        .unwrap_or_else(|| shared.clone()),
                     metrics.clone(),
                 ))
             })
@@ -402,6 +405,28 @@ impl tower_service::Service<Token> for ProviderSet {
 /// The shared HTTP client for providers: pooled keep-alive connections, HTTP/2
 /// where the provider offers it by ALPN, system roots.
 pub fn http_client() -> reqwest::Client {
+    client_builder()
+        .build()
+        .expect("the provider HTTP client builds with static settings")
+}
+
+/// A provider client that also trusts the PEM certificates in `ca_file`.
+pub fn http_client_trusting(ca_file: &str) -> Result<reqwest::Client, String> {
+    let pem = std::fs::read(ca_file).map_err(|e| format!("cannot read {ca_file}: {e}"))?;
+    let certs = reqwest::Certificate::from_pem_bundle(&pem)
+        .map_err(|_| format!("{ca_file} is not PEM certificates"))?;
+    if certs.is_empty() {
+        return Err(format!("{ca_file} holds no certificate"));
+    }
+    let mut b = client_builder();
+    for c in certs {
+        b = b.add_root_certificate(c);
+    }
+    b.build()
+        .map_err(|e| format!("cannot build a client trusting {ca_file}: {e}"))
+}
+
+fn client_builder() -> reqwest::ClientBuilder {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         // reqwest is built without a bundled crypto provider; use ring's.
@@ -412,8 +437,6 @@ pub fn http_client() -> reqwest::Client {
         .connect_timeout(Duration::from_secs(5))
         .redirect(reqwest::redirect::Policy::none())
         .user_agent(concat!("restgate/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("the provider HTTP client builds with static settings")
 }
 
 /// The `iss` (and Entra's `tid`) of a JWT, read without verification, only to

@@ -33,6 +33,7 @@ fn provider(username: &[&str]) -> Provider {
         token_prefixes: vec![],
         timeout: Duration::from_secs(1),
         max_concurrent: 64,
+        ca_file: None,
     }
 }
 

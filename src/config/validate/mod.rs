@@ -87,6 +87,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
         errors: Vec::new(),
         broken: Vec::new(),
         declared_providers: Vec::new(),
+        base: source.parent().unwrap_or(Path::new(".")).to_path_buf(),
     };
     let config = cx.config(&table, source);
     if cx.errors.is_empty() {
@@ -107,6 +108,8 @@ struct Cx {
     broken: Vec<KeyPath>,
     /// Every `[providers.NAME]` table, valid or not.
     declared_providers: Vec<String>,
+    /// The config file's directory: relative file paths start there.
+    base: std::path::PathBuf,
 }
 
 const DEFAULT_SESSION_COOKIES: &[&str] = &[
@@ -121,6 +124,10 @@ const DEFAULT_SESSION_COOKIES: &[&str] = &[
 // === impl Cx: plumbing ===
 
 impl Cx {
+    fn base(&self) -> &Path {
+        &self.base
+    }
+
     fn err(&mut self, path: &KeyPath, message: impl Into<String>) {
         if self.broken.iter().any(|b| path.0.starts_with(&b.0)) {
             return;

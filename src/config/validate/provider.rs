@@ -8,7 +8,7 @@ use std::sync::Arc;
 use super::super::locate::KeyPath;
 use super::super::raw::{self, OneOrMany};
 use super::super::*;
-use super::Cx;
+use super::{Cx, resolve};
 
 /// Keys that only presets use: an error with `kind = "custom"`, so nothing is
 /// silently ignored.
@@ -343,6 +343,12 @@ impl Cx {
         let mapping = self.mapping(p, raw);
         let timeout = self.duration(&p.key("timeout"), raw.timeout.as_ref(), "3s");
         let max_concurrent = self.positive(&p.key("max_concurrent"), raw.max_concurrent, 64);
+        let ca_file = raw.ca_file.as_deref().map(|f| resolve(self.base(), f));
+        if let Some(f) = &ca_file {
+            if let Err(e) = crate::providers::http_client_trusting(f) {
+                self.err(&p.key("ca_file"), e);
+            }
+        }
         let validation = parts.validation?;
         (self.errors.len() == errors_before).then(|| Provider {
             name: Arc::from(name),
@@ -358,6 +364,7 @@ impl Cx {
             token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
             timeout,
             max_concurrent,
+            ca_file,
         })
     }
 

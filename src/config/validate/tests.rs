@@ -202,3 +202,16 @@ fn a_zero_concurrency_cap_is_an_error_and_no_provider() {
         "{e:?}"
     );
 }
+
+#[test]
+fn a_provider_ca_file_must_be_readable_pem() {
+    let text = format!(
+        "{MINIMAL}[providers.p]\nkind = \"custom\"\nvalidation = \"userinfo\"\nuserinfo_endpoint = \"https://u\"\nca_file = \"/nonexistent.pem\"\n"
+    );
+    let e = errors(&text);
+    assert!(
+        e.iter()
+            .any(|e| e.contains("providers.p.ca_file: cannot read /nonexistent.pem")),
+        "{e:?}"
+    );
+}
