@@ -183,14 +183,6 @@ impl CacheLayer {
         }
     }
 
-    /// Drops every entry.
-    pub fn clear(&self) {
-        self.shared.entries.invalidate_all();
-        if let Some(s) = &self.shared.stale {
-            s.invalidate_all();
-        }
-    }
-
     /// Number of live entries (approximate, as moka counts).
     pub fn len(&self) -> u64 {
         self.shared.entries.entry_count()

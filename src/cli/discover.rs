@@ -28,15 +28,9 @@ pub fn run(args: &DiscoverArgs) -> ExitCode {
         eprintln!("{:?} is not an http(s) issuer URL", args.issuer);
         return ExitCode::from(EXIT_INVALID);
     }
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(false) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
+        Err(code) => return code,
     };
     let doc = match runtime.block_on(fetch(&url)) {
         Ok(d) => d,

@@ -50,11 +50,9 @@ pub fn run(args: &FetchTokenArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return ExitCode::from(EXIT_RUNTIME);
+    let runtime = match super::runtime(false) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let outcome = runtime.block_on(fetch_and_check(&config, &args.provider));
     let (line, code, report) = match outcome {

@@ -99,6 +99,21 @@ pub fn init_tracing(format: LogFormat) {
     };
 }
 
+/// The async runtime a command runs on: several threads to serve, one for a
+/// one-shot tool. A runtime that cannot start is a runtime failure (exit 2),
+/// reported on stderr.
+pub fn runtime(serve: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
+    let mut builder = if serve {
+        tokio::runtime::Builder::new_multi_thread()
+    } else {
+        tokio::runtime::Builder::new_current_thread()
+    };
+    builder.enable_all().build().map_err(|e| {
+        eprintln!("cannot start the async runtime: {e}");
+        ExitCode::from(EXIT_RUNTIME)
+    })
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> ExitCode {
     match cli.command {

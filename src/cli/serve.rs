@@ -33,15 +33,9 @@ pub fn run(serve: &ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(true) {
         Ok(r) => r,
-        Err(e) => {
-            tracing::error!(error = %e, "Cannot start the runtime");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         let server = match Server::bind(config.clone()).await {

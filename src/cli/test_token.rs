@@ -47,11 +47,9 @@ pub fn run(args: &TestTokenArgs) -> ExitCode {
     } else {
         args.token.clone()
     };
-    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    else {
-        return ExitCode::from(EXIT_RUNTIME);
+    let runtime = match super::runtime(false) {
+        Ok(r) => r,
+        Err(code) => return code,
     };
     let providers = crate::providers::ProviderSet::new(&config);
     let report = runtime.block_on(inspect::evaluate(

@@ -671,11 +671,6 @@ pub async fn setup(extra: &str) -> (FakeIdp, RecordingUpstream, TestGateway) {
     (idp, up, gw)
 }
 
-/// Whether a path exists (for config files in tests).
-pub fn exists(p: &Path) -> bool {
-    p.exists()
-}
-
 // === Spawned binary ===
 
 /// `restgate serve` as a child process, with its stderr collected. The address

@@ -30,15 +30,9 @@ pub const JIRA_SECRET: &str = "demo-jira-shared-secret";
 /// Runs the demo until Ctrl-C.
 pub fn run(args: &DemoArgs) -> ExitCode {
     init_tracing(LogFormat::Text);
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::runtime(true) {
         Ok(r) => r,
-        Err(e) => {
-            eprintln!("cannot start the runtime: {e}");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
+        Err(code) => return code,
     };
     runtime.block_on(async {
         match demo(args).await {
