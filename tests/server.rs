@@ -65,6 +65,56 @@ async fn slow_header_senders_are_disconnected() {
     assert_eq!(up.count(), 0);
 }
 
+/// One keep-alive request on `s`; returns the response head and body text.
+async fn keep_alive_request(s: &mut tokio::net::TcpStream, path: &str) -> String {
+    let req = format!("GET {path} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-idle\r\n\r\n");
+    s.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    // The upstream's JSON answer ends with `}`; the response is small.
+    while !out.ends_with(b"}") {
+        let n = tokio::time::timeout(Duration::from_secs(5), s.read(&mut buf))
+            .await
+            .expect("a response")
+            .unwrap();
+        assert!(
+            n > 0,
+            "closed before the response: {}",
+            String::from_utf8_lossy(&out)
+        );
+        out.extend_from_slice(&buf[..n]);
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[tokio::test]
+async fn idle_connections_are_closed_but_not_while_a_request_waits() {
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    idp.add_user("tok-idle", "alice");
+    let toml = format!(
+        "[server]\nidle_timeout = \"200ms\"\n{}",
+        config(&idp, &up, "")
+    );
+    let gw = TestGateway::start(&toml).await;
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    // The upstream takes 500 ms, longer than the idle timeout: the request
+    // awaiting its answer keeps the connection open.
+    let res = keep_alive_request(&mut s, "/rest/slow/x").await;
+    assert_eq!(raw_status(&res), 200, "{res}");
+    // Kept alive: a second request on the same connection works.
+    let res = keep_alive_request(&mut s, "/rest/api/2/myself").await;
+    assert_eq!(raw_status(&res), 200, "{res}");
+    // Then nothing moves: the gateway closes the connection.
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the idle connection was closed");
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert_eq!(up.count(), 2);
+}
+
 #[tokio::test]
 async fn smuggling_shapes_never_reach_the_upstream_as_two_requests() {
     let (_idp, up, gw) = setup("").await;

@@ -187,3 +187,160 @@ async fn an_https_provider_is_verified_with_its_ca_file() {
         503
     );
 }
+
+/// A CA, a client certificate it issued (PEM files in `dir`), and the CA's DER.
+fn client_certificate(dir: &std::path::Path) -> (String, String, Vec<u8>) {
+    use rcgen::{BasicConstraints, CertificateParams, ExtendedKeyUsagePurpose, IsCa, KeyPair};
+    let mut ca = CertificateParams::new(vec![]).unwrap();
+    ca.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+    let ca_key = KeyPair::generate().unwrap();
+    let ca_cert = ca.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca, ca_key);
+    let mut leaf = CertificateParams::new(vec!["restgate".to_owned()]).unwrap();
+    leaf.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let leaf_key = KeyPair::generate().unwrap();
+    let leaf_cert = leaf.signed_by(&leaf_key, &issuer).unwrap();
+    let cert = dir.join("client.crt");
+    let key = dir.join("client.key");
+    std::fs::write(&cert, leaf_cert.pem()).unwrap();
+    std::fs::write(&key, leaf_key.serialize_pem()).unwrap();
+    (
+        cert.display().to_string(),
+        key.display().to_string(),
+        ca_cert.der().to_vec(),
+    )
+}
+
+/// A TLS terminator that demands a client certificate issued by `client_ca`.
+async fn mtls_in_front_of(
+    plain: std::net::SocketAddr,
+    dir: &std::path::Path,
+    client_ca: Vec<u8>,
+) -> (std::net::SocketAddr, String) {
+    use tokio_rustls::rustls;
+    let (cert, key, pem) = certificate(dir);
+    use rustls::pki_types::pem::PemObject;
+    let chain = vec![rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap()];
+    let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(client_ca.into()).unwrap();
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(roots.into(), provider.clone())
+            .build()
+            .unwrap();
+    let config = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(chain, key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                let Ok(mut tls) = acceptor.accept(s).await else {
+                    return;
+                };
+                let Ok(mut inner) = tokio::net::TcpStream::connect(plain).await else {
+                    return;
+                };
+                let _ = tokio::io::copy_bidirectional(&mut tls, &mut inner).await;
+            });
+        }
+    });
+    let ca = dir.join("upstream-ca.pem");
+    std::fs::write(&ca, pem).unwrap();
+    (addr, ca.display().to_string())
+}
+
+#[tokio::test]
+async fn a_client_certificate_is_presented_to_an_upstream_that_demands_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    idp.add_user("tok-mtls", "alice");
+    let (client_cert, client_key, client_ca) = client_certificate(dir.path());
+    let (tls_addr, ca) = mtls_in_front_of(up.addr, dir.path(), client_ca).await;
+    let without = config(&idp, &up, "").replace(
+        &format!("url = \"http://{}\"", up.addr),
+        &format!(
+            "url = \"https://localhost:{}\"\nca_file = \"{ca}\"",
+            tls_addr.port()
+        ),
+    );
+    assert!(without.contains("https://localhost"));
+    let with = without.replace(
+        &format!("ca_file = \"{ca}\""),
+        &format!(
+            "ca_file = \"{ca}\"\nclient_cert_file = \"{client_cert}\"\nclient_key_file = \"{client_key}\""
+        ),
+    );
+    assert!(with.contains("client_cert_file"));
+    let gw = TestGateway::start(&with).await;
+    let res = gw.bearer("/rest/api/2/myself", "tok-mtls").await;
+    assert_eq!(res.status, 200, "{:?}", res.body);
+    assert_eq!(
+        up.last().header("x-forwarded-user").as_deref(),
+        Some("alice")
+    );
+    let seen = up.count();
+    // Without the certificate the upstream refuses the handshake: 502.
+    let gw = TestGateway::start(&without).await;
+    assert_eq!(
+        gw.bearer("/rest/api/2/myself", "tok-mtls").await.status,
+        502
+    );
+    assert_eq!(up.count(), seen, "nothing reached the upstream");
+}
+
+#[test]
+fn a_client_certificate_needs_its_key_and_an_https_upstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (cert, key, _) = client_certificate(dir.path());
+    let (_, other_key, _) = {
+        let d = dir.path().join("other");
+        std::fs::create_dir(&d).unwrap();
+        client_certificate(&d)
+    };
+    let parse = |upstream: String| {
+        let text = format!("[upstream]\n{upstream}\n");
+        restgate::config::parse(&text, std::path::Path::new("t.toml"))
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    };
+    let https = "url = \"https://jira.example.com\"";
+    assert!(
+        parse(format!(
+            "{https}\nclient_cert_file = \"{cert}\"\nclient_key_file = \"{key}\""
+        ))
+        .is_ok()
+    );
+    let err = parse(format!("{https}\nclient_cert_file = \"{cert}\"")).unwrap_err();
+    assert!(err.contains("upstream.client_key_file: missing"), "{err}");
+    let err = parse(format!("{https}\nclient_key_file = \"{key}\"")).unwrap_err();
+    assert!(err.contains("upstream.client_cert_file: missing"), "{err}");
+    let err = parse(format!(
+        "{https}\nclient_cert_file = \"{cert}\"\nclient_key_file = \"{other_key}\""
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("upstream.client_cert_file") && err.contains("do not fit"),
+        "{err}"
+    );
+    let err = parse(format!(
+        "url = \"http://jira\"\nclient_cert_file = \"{cert}\"\nclient_key_file = \"{key}\""
+    ))
+    .unwrap_err();
+    assert!(
+        err.contains("upstream.client_cert_file: only used with an https"),
+        "{err}"
+    );
+    // The key's contents never appear in an error.
+    let key_pem = std::fs::read_to_string(&key).unwrap();
+    let body = key_pem.lines().nth(1).unwrap();
+    assert!(!err.contains(body));
+}

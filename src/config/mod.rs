@@ -53,6 +53,9 @@ pub struct Server {
     pub admin_listen: SocketAddr,
     /// How long a client may take to send a request head.
     pub header_read_timeout: Duration,
+    /// A connection with no traffic and no request awaiting its response for
+    /// this long is closed.
+    pub idle_timeout: Duration,
     /// Largest request head accepted (bytes); larger gets 431.
     pub max_header_bytes: usize,
     /// How long in-flight requests may run after SIGTERM.

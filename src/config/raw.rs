@@ -36,6 +36,7 @@ pub struct RawServer {
     pub listen: Option<String>,
     pub admin_listen: Option<String>,
     pub header_read_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
     pub max_header_bytes: Option<u64>,
     pub max_connections: Option<u64>,
     pub shutdown_timeout: Option<String>,
@@ -58,6 +59,8 @@ pub struct RawUpstream {
     pub shared_secret_env: Option<String>,
     pub shared_secret_file: Option<String>,
     pub ca_file: Option<String>,
+    pub client_cert_file: Option<String>,
+    pub client_key_file: Option<String>,
     pub oauth1: Option<RawOAuth1>,
 }
 

@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+mod idle;
 pub mod tls;
 
 use crate::admin::AdminState;
@@ -185,9 +186,17 @@ impl Server {
     ) {
         let _ = stream.set_nodelay(true);
         // The certificate of the current config: a reload applies to new connections.
-        let tls = self.current.load().config.server.tls.clone();
+        let (tls, idle_timeout) = {
+            let now = self.current.load();
+            (
+                now.config.server.tls.clone(),
+                now.config.server.idle_timeout,
+            )
+        };
         let via_tls = tls.is_some();
         let current = self.current.clone();
+        let busy = idle::Busy::default();
+        let stream = idle::IdleIo::new(stream, idle_timeout, busy.clone());
         // Each request takes the stack current when it arrives.
         let svc =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
@@ -195,7 +204,13 @@ impl Server {
                 if via_tls {
                     req.extensions_mut().insert(ViaTls);
                 }
-                current.load().service.clone().oneshot(req)
+                let in_flight = busy.enter();
+                let response = current.load().service.clone().oneshot(req);
+                async move {
+                    let response = response.await;
+                    drop(in_flight);
+                    response
+                }
             });
         let builder = builder.clone();
         let watcher = graceful.watcher();

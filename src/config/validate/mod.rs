@@ -407,6 +407,7 @@ impl Cx {
                 raw.header_read_timeout.as_ref(),
                 "10s",
             ),
+            idle_timeout: self.duration(&p.key("idle_timeout"), raw.idle_timeout.as_ref(), "60s"),
             max_header_bytes: max_header_bytes.clamp(8192, 1 << 20) as usize,
             tls,
             max_connections: self.positive(&p.key("max_connections"), raw.max_connections, 10_000),
@@ -608,16 +609,51 @@ impl Cx {
         base: &Path,
     ) -> Option<Arc<rustls::ClientConfig>> {
         let ca = raw.ca_file.as_deref().map(|f| resolve(base, f));
+        let cert = raw.client_cert_file.as_deref().map(|f| resolve(base, f));
+        let key = raw.client_key_file.as_deref().map(|f| resolve(base, f));
         if url.scheme_str() != Some("https") {
-            if ca.is_some() {
-                self.err(&p.key("ca_file"), "only used with an https:// upstream");
+            for (k, v) in [
+                ("ca_file", &ca),
+                ("client_cert_file", &cert),
+                ("client_key_file", &key),
+            ] {
+                if v.is_some() {
+                    self.err(&p.key(k), "only used with an https:// upstream");
+                }
             }
             return None;
         }
-        match crate::proxy::tls::client_config(ca.as_deref()) {
+        let client_cert = match (cert, key) {
+            (None, None) => None,
+            (Some(cert_file), Some(key_file)) => Some(crate::proxy::tls::ClientCert {
+                cert_file,
+                key_file,
+            }),
+            (Some(_), None) => {
+                self.err(
+                    &p.key("client_key_file"),
+                    "missing: the private key for client_cert_file",
+                );
+                return None;
+            }
+            (None, Some(_)) => {
+                self.err(
+                    &p.key("client_cert_file"),
+                    "missing: the certificate for client_key_file",
+                );
+                return None;
+            }
+        };
+        match crate::proxy::tls::client_config(ca.as_deref(), client_cert.as_ref()) {
             Ok(c) => Some(c),
             Err(e) => {
-                self.err(&p.key("ca_file"), e);
+                // Each message names its file: blame the key that holds it.
+                let key = match &ca {
+                    Some(ca) if e.contains(ca.as_str()) => "ca_file",
+                    _ if client_cert.is_some() => "client_cert_file",
+                    _ => "ca_file",
+                };
+                self.err(&p.key(key), e);
                 None
             }
         }
