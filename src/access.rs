@@ -134,7 +134,12 @@ fn is_sane(v: &HeaderValue) -> bool {
 }
 
 fn new_id() -> HeaderValue {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let bytes: [u8; 16] = rand::random();
-    let text: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-    HeaderValue::from_str(&text).expect("hex is a header value")
+    let mut text = [0u8; 32];
+    for (i, b) in bytes.iter().enumerate() {
+        text[2 * i] = HEX[usize::from(b >> 4)];
+        text[2 * i + 1] = HEX[usize::from(b & 0xf)];
+    }
+    HeaderValue::from_bytes(&text).expect("hex is a header value")
 }

@@ -31,6 +31,36 @@ use crate::providers::{ProviderError, unix_now};
 /// The cache key: a keyed digest of the token.
 pub type Key = [u8; 32];
 
+/// Hashes a [`Key`] for the cache's tables by taking 8 of its bytes. Keys are
+/// HMAC outputs under a secret key, uniformly spread and beyond an attacker's
+/// choosing, so a keyed hash (SipHash) over them would add cost and no safety.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyHasher(u64);
+
+impl std::hash::Hasher for KeyHasher {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        // A Key arrives whole (after its length); anything else is mixed in
+        // byte by byte, FNV-1a style, so the hasher is never wrong, only slower.
+        if let Some(head) = bytes.first_chunk::<8>() {
+            self.0 ^= u64::from_le_bytes(*head);
+        } else {
+            for b in bytes {
+                self.0 = (self.0 ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3);
+            }
+        }
+    }
+
+    fn write_usize(&mut self, n: usize) {
+        self.0 = self.0.rotate_left(5) ^ n as u64;
+    }
+}
+
+type BuildKeyHasher = std::hash::BuildHasherDefault<KeyHasher>;
+
 /// Where an answer came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Source {
@@ -99,8 +129,8 @@ pub struct CacheLayer {
 struct Shared {
     metrics: Arc<Metrics>,
     hmac: Hmac<Sha256>,
-    entries: moka::future::Cache<Key, Entry>,
-    stale: Option<moka::sync::Cache<Key, Entry>>,
+    entries: moka::future::Cache<Key, Entry, BuildKeyHasher>,
+    stale: Option<moka::sync::Cache<Key, Entry, BuildKeyHasher>>,
     config: CacheConfig,
 }
 
@@ -120,12 +150,12 @@ impl CacheLayer {
             .max_capacity(config.max_entries)
             .expire_after(EntryLife)
             .support_invalidation_closures()
-            .build();
+            .build_with_hasher(BuildKeyHasher::default());
         let stale = (!config.stale_if_error.is_zero()).then(|| {
             moka::sync::Cache::builder()
                 .max_capacity(config.max_entries)
                 .expire_after(EntryLife)
-                .build()
+                .build_with_hasher(BuildKeyHasher::default())
         });
         CacheLayer {
             shared: Arc::new(Shared {

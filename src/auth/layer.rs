@@ -133,7 +133,7 @@ where
                 Ok(next) => state.finish(next, &mut cache).await,
                 Err(e) => Err(e),
             };
-            state.audit(&decided, req.headers());
+            state.audit(&decided, cache, req.headers());
             let handoff = decided?;
             let (outcome, user, provider) = match &handoff {
                 Handoff::Asserted(p) => (
@@ -158,8 +158,16 @@ where
 // === impl AuthState ===
 
 impl AuthState {
-    /// The decision metric and the audit event of one request.
-    fn audit(&self, decided: &Result<Handoff, GatewayError>, headers: &HeaderMap) {
+    /// The decision metric and the audit event of one request. An acceptance
+    /// answered from the cache reuses a decision already audited when it was
+    /// made: its event is at debug level (the access line still names the user,
+    /// the provider and `cache=hit`). Refusals are always audited.
+    fn audit(
+        &self,
+        decided: &Result<Handoff, GatewayError>,
+        cache: Option<Source>,
+        headers: &HeaderMap,
+    ) {
         let request_id = headers
             .get(&REQUEST_ID)
             .and_then(|v| v.to_str().ok())
@@ -167,8 +175,13 @@ impl AuthState {
         match decided {
             Ok(Handoff::Asserted(p)) => {
                 self.metrics.decision(&p.provider, "accepted", "ok");
-                tracing::info!(target: "restgate::audit", request_id, user = %p.user, provider = %p.provider,
-                    client_credentials = p.client_credentials, "Authenticated");
+                if matches!(cache, Some(Source::Hit | Source::Coalesced)) {
+                    tracing::debug!(target: "restgate::audit", request_id, user = %p.user, provider = %p.provider,
+                        client_credentials = p.client_credentials, cache = "hit", "Authenticated");
+                } else {
+                    tracing::info!(target: "restgate::audit", request_id, user = %p.user, provider = %p.provider,
+                        client_credentials = p.client_credentials, "Authenticated");
+                }
             }
             Ok(Handoff::Untouched) => {}
             Err(e) => {

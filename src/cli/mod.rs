@@ -6,6 +6,7 @@ pub mod discover;
 pub mod fetch_token;
 pub mod inspect;
 pub mod key;
+mod logfmt;
 pub mod oauth1;
 pub mod serve;
 pub mod test_token;
@@ -92,9 +93,9 @@ pub fn init_tracing(format: LogFormat) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
+        .with_ansi(false);
     let _ = match format {
-        LogFormat::Text => builder.try_init(),
+        LogFormat::Text => builder.event_format(logfmt::Text).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
 }
@@ -103,7 +104,10 @@ pub fn init_tracing(format: LogFormat) {
 /// one-shot tool. A runtime that cannot start is a runtime failure (exit 2),
 /// reported on stderr.
 pub fn runtime(serve: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
-    let mut builder = if serve {
+    // With one CPU to run on (a pinned or single-core sidecar), the
+    // single-threaded scheduler does the same work with less synchronisation.
+    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    let mut builder = if serve && cpus > 1 {
         tokio::runtime::Builder::new_multi_thread()
     } else {
         tokio::runtime::Builder::new_current_thread()

@@ -27,13 +27,25 @@ use crate::auth::{GatewayError, Handoff};
 use crate::config::Config;
 use crate::metrics::Metrics;
 
-/// The client's address, put in request extensions by the server.
-#[derive(Debug, Clone, Copy)]
-pub struct PeerAddr(pub SocketAddr);
+/// The client connection a request came on, put in request extensions by the
+/// server: made once per connection, cloned per request.
+#[derive(Debug, Clone)]
+pub struct Peer {
+    /// The client's IP as `X-Forwarded-For` names it.
+    pub ip: HeaderValue,
+    /// The connection is TLS (`X-Forwarded-Proto: https`).
+    pub tls: bool,
+}
 
-/// Marks a request that arrived over TLS (for `X-Forwarded-Proto`).
-#[derive(Debug, Clone, Copy)]
-pub struct ViaTls;
+impl Peer {
+    pub fn new(addr: SocketAddr, tls: bool) -> Peer {
+        let ip = addr.ip().to_canonical().to_string();
+        Peer {
+            ip: HeaderValue::from_str(&ip).expect("an IP address is a header value"),
+            tls,
+        }
+    }
+}
 
 /// The forwarding service at the bottom of the stack.
 #[derive(Clone)]
@@ -127,8 +139,8 @@ impl Inner {
             .extensions_mut()
             .remove::<Handoff>()
             .unwrap_or(Handoff::Untouched);
-        let peer = req.extensions().get::<PeerAddr>().map(|p| p.0);
-        let proto = if req.extensions().get::<ViaTls>().is_some() {
+        let peer = req.extensions_mut().remove::<Peer>();
+        let proto = if peer.as_ref().is_some_and(|p| p.tls) {
             "https"
         } else {
             "http"
@@ -153,7 +165,7 @@ impl Inner {
         if let Some(p) = &upgrade {
             restore_upgrade(&mut parts.headers, p.clone());
         }
-        set_forwarded(&mut parts.headers, peer, proto);
+        set_forwarded(&mut parts.headers, peer.map(|p| p.ip), proto);
         let body = self.handoff.apply(&mut parts, body, &handoff).await?;
 
         let started = std::time::Instant::now();

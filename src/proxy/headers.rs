@@ -1,8 +1,6 @@
 //! Header rules: hop-by-hop (RFC 9110 §7.6.1), spoofable identity headers
 //! (SPEC §1 step 1), and `X-Forwarded-*`.
 
-use std::net::SocketAddr;
-
 use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Connection-specific headers a proxy must not forward (RFC 9110 §7.6.1), plus
@@ -69,21 +67,23 @@ pub fn restore_upgrade(headers: &mut HeaderMap, protocol: HeaderValue) {
 }
 
 /// Sets `X-Forwarded-For` (appended), `-Proto` and `-Host` (replaced).
-pub fn set_forwarded(headers: &mut HeaderMap, peer: Option<SocketAddr>, proto: &'static str) {
-    if let Some(peer) = peer {
-        let ip = peer.ip().to_canonical().to_string();
+pub fn set_forwarded(headers: &mut HeaderMap, peer_ip: Option<HeaderValue>, proto: &'static str) {
+    const XFF: HeaderName = HeaderName::from_static("x-forwarded-for");
+    if let Some(ip) = peer_ip {
         let prior: Vec<&str> = headers
-            .get_all("x-forwarded-for")
+            .get_all(&XFF)
             .iter()
             .filter_map(|v| v.to_str().ok())
             .collect();
+        // Usually there is none: the connection's own value is used as is.
         let value = if prior.is_empty() {
-            ip
+            Some(ip)
         } else {
-            format!("{}, {ip}", prior.join(", "))
+            let ip = ip.to_str().unwrap_or_default();
+            HeaderValue::from_str(&format!("{}, {ip}", prior.join(", "))).ok()
         };
-        if let Ok(v) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static("x-forwarded-for"), v);
+        if let Some(v) = value {
+            headers.insert(XFF, v);
         }
     }
     headers.insert(
@@ -222,7 +222,7 @@ mod tests {
         h.insert("x-forwarded-for", HeaderValue::from_static("10.0.0.1"));
         h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
         h.insert(header::HOST, HeaderValue::from_static("jira.example.com"));
-        set_forwarded(&mut h, Some("127.0.0.1:5555".parse().unwrap()), "http");
+        set_forwarded(&mut h, Some(HeaderValue::from_static("127.0.0.1")), "http");
         assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "jira.example.com");

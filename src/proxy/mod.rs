@@ -7,5 +7,5 @@ pub mod headers;
 pub mod oauth1;
 pub mod tls;
 
-pub use forward::{PeerAddr, Proxy, ViaTls};
+pub use forward::{Peer, Proxy};
 pub use headers::Spoofable;

@@ -23,7 +23,7 @@ pub mod tls;
 
 use crate::admin::AdminState;
 use crate::config::{Config, ConfigErrors};
-use crate::proxy::{PeerAddr, ViaTls};
+use crate::proxy::Peer;
 use crate::stack::{self, Gateway};
 
 /// A bound gateway, ready to serve.
@@ -193,17 +193,14 @@ impl Server {
                 now.config.server.idle_timeout,
             )
         };
-        let via_tls = tls.is_some();
+        let client = Peer::new(peer, tls.is_some());
         let current = self.current.clone();
         let busy = idle::Busy::default();
         let stream = idle::IdleIo::new(stream, idle_timeout, busy.clone());
         // Each request takes the stack current when it arrives.
         let svc =
             hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(PeerAddr(peer));
-                if via_tls {
-                    req.extensions_mut().insert(ViaTls);
-                }
+                req.extensions_mut().insert(client.clone());
                 let in_flight = busy.enter();
                 let response = current.load().service.clone().oneshot(req);
                 async move {
