@@ -86,18 +86,37 @@ pub enum LogFormat {
     Json,
 }
 
+/// Keeps the log writer running; dropping it writes out what is queued.
+#[must_use = "logs queued when the guard drops are written then; keep it until exit"]
+pub struct LogGuard {
+    _writer: tracing_appender::non_blocking::WorkerGuard,
+}
+
 /// Sets up `tracing` on stderr; `RUST_LOG` overrides the default `info`.
-pub fn init_tracing(format: LogFormat) {
+///
+/// Lines are formatted on the thread that logs and written by a writer thread,
+/// which puts all lines queued since its last write into one `write(2)`: under
+/// load, one system call carries many access lines. A full queue makes loggers
+/// wait rather than lose lines.
+pub fn init_tracing(format: LogFormat) -> LogGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .lossy(false)
+        .thread_name("restgate-log")
+        .finish(std::io::BufWriter::with_capacity(
+            64 * 1024,
+            std::io::stderr(),
+        ));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(writer)
         .with_ansi(false);
     let _ = match format {
         LogFormat::Text => builder.event_format(logfmt::Text).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
+    LogGuard { _writer: guard }
 }
 
 /// The async runtime a command runs on: several threads to serve, one for a

@@ -23,7 +23,7 @@ pub struct ServeArgs {
 /// Loads the config, binds, serves, drains.
 pub fn run(serve: &ServeArgs) -> ExitCode {
     let args = &serve.common;
-    init_tracing(args.log_format);
+    let _log = init_tracing(args.log_format);
     let config = match crate::config::load(&args.path.config) {
         Ok(c) => Arc::new(c),
         Err(errors) => {

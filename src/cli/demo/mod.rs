@@ -29,7 +29,7 @@ pub const JIRA_SECRET: &str = "demo-jira-shared-secret";
 
 /// Runs the demo until Ctrl-C.
 pub fn run(args: &DemoArgs) -> ExitCode {
-    init_tracing(LogFormat::Text);
+    let _log = init_tracing(LogFormat::Text);
     let runtime = match super::runtime(true) {
         Ok(r) => r,
         Err(code) => return code,
