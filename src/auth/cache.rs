@@ -23,7 +23,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use super::credential::Token;
-use super::identity::Verdict;
+use super::identity::{Principal, Verdict};
 use crate::config::Cache as CacheConfig;
 use crate::metrics::{CacheLabels, Metrics};
 use crate::providers::{ProviderError, unix_now};
@@ -100,6 +100,9 @@ pub struct Lookup {
 struct Entry {
     verdict: Verdict,
     life: Duration,
+    /// The token's own expiry (Unix seconds): the principal is shared between
+    /// the tokens of one identity, so the expiry lives here.
+    exp: Option<u64>,
 }
 
 /// Per-entry lifetimes for moka.
@@ -131,6 +134,9 @@ struct Shared {
     hmac: Hmac<Sha256>,
     entries: moka::future::Cache<Key, Entry, BuildKeyHasher>,
     stale: Option<moka::sync::Cache<Key, Entry, BuildKeyHasher>>,
+    /// One shared principal per identity: the many tokens of one user or client
+    /// point to one copy, which keeps a cache entry small.
+    principals: moka::sync::Cache<Arc<Principal>, Arc<Principal>>,
     config: CacheConfig,
 }
 
@@ -157,12 +163,17 @@ impl CacheLayer {
                 .expire_after(EntryLife)
                 .build_with_hasher(BuildKeyHasher::default())
         });
+        let principals = moka::sync::Cache::builder()
+            .max_capacity(config.max_entries)
+            .time_to_idle(config.ttl)
+            .build();
         CacheLayer {
             shared: Arc::new(Shared {
                 metrics,
                 hmac,
                 entries,
                 stale,
+                principals,
                 config: config.clone(),
             }),
         }
@@ -336,29 +347,52 @@ impl Shared {
     }
 
     fn entry_for(&self, verdict: Verdict) -> Entry {
-        let life = match &verdict {
-            Verdict::Active(p) => match p.exp {
-                Some(exp) => self
-                    .config
-                    .ttl
-                    .min(Duration::from_secs(exp.saturating_sub(unix_now()))),
-                None => self.config.ttl,
+        match verdict {
+            Verdict::Active(p) => {
+                let exp = p.exp;
+                let life = match exp {
+                    Some(exp) => self
+                        .config
+                        .ttl
+                        .min(Duration::from_secs(exp.saturating_sub(unix_now()))),
+                    None => self.config.ttl,
+                };
+                Entry {
+                    verdict: Verdict::Active(self.intern(p)),
+                    life,
+                    exp,
+                }
+            }
+            refused @ Verdict::Refused(_) => Entry {
+                verdict: refused,
+                life: self.config.negative_ttl,
+                exp: None,
             },
-            Verdict::Refused(_) => self.config.negative_ttl,
+        }
+    }
+
+    /// The shared copy of `p` without its expiry.
+    fn intern(&self, p: Arc<Principal>) -> Arc<Principal> {
+        let p = match p.exp {
+            None => p,
+            Some(_) => Arc::new(Principal {
+                exp: None,
+                ..Principal::clone(&p)
+            }),
         };
-        Entry { verdict, life }
+        self.principals.get_with(p.clone(), || p)
     }
 
     /// Keeps a fresh positive for `stale_if_error`; a fresh refusal (say, a
     /// revoked token) removes any older positive, so it can never come back.
     fn remember_for_errors(&self, key: Key, entry: &Entry) {
         let Some(stale) = &self.stale else { return };
-        let Verdict::Active(p) = &entry.verdict else {
+        if !matches!(entry.verdict, Verdict::Active(_)) {
             stale.invalidate(&key);
             return;
-        };
+        }
         let mut life = entry.life + self.config.stale_if_error;
-        if let Some(exp) = p.exp {
+        if let Some(exp) = entry.exp {
             life = life.min(Duration::from_secs(exp.saturating_sub(unix_now())));
         }
         stale.insert(
@@ -366,6 +400,7 @@ impl Shared {
             Entry {
                 verdict: entry.verdict.clone(),
                 life,
+                exp: entry.exp,
             },
         );
     }
@@ -374,8 +409,71 @@ impl Shared {
         let entry = self.stale.as_ref()?.get(key)?;
         match &entry.verdict {
             // Never past the token's own expiry, whatever the clock did.
-            Verdict::Active(p) if p.exp.is_none_or(|e| e > unix_now()) => Some(entry.verdict),
+            Verdict::Active(_) if entry.exp.is_none_or(|e| e > unix_now()) => Some(entry.verdict),
             _ => None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use super::*;
+
+    fn principal(user: &str, exp: u64) -> Arc<Principal> {
+        Arc::new(Principal {
+            user: user.to_owned(),
+            email: None,
+            provider: Arc::from("idp"),
+            client_id: Some("cli".to_owned()),
+            client_credentials: false,
+            scopes: vec!["read".to_owned()],
+            audiences: Vec::new(),
+            exp: Some(exp),
+        })
+    }
+
+    #[tokio::test]
+    async fn the_tokens_of_one_identity_share_one_principal_and_keep_their_own_expiry() {
+        let config = CacheConfig {
+            max_entries: 100,
+            ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(30),
+            stale_if_error: Duration::ZERO,
+        };
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = calls.clone();
+        // Token "user-N" belongs to user; each expires at its own time.
+        let provider = tower::service_fn(move |t: Token| {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            let user = t.expose().split('-').next().unwrap_or_default().to_owned();
+            async move { Ok::<_, ProviderError>(Verdict::Active(principal(&user, unix_now() + 60 + n))) }
+        });
+        let mut cache = CacheLayer::new(&config).layer(provider);
+        let mut lookup = async |t: &str| {
+            let v = cache.call(Token::new(t).unwrap()).await.unwrap();
+            match v.verdict {
+                Verdict::Active(p) => p,
+                Verdict::Refused(r) => panic!("refused: {r:?}"),
+            }
+        };
+        let a1 = lookup("alice-1").await;
+        let a2 = lookup("alice-2").await;
+        let b1 = lookup("bob-1").await;
+        assert!(Arc::ptr_eq(&a1, &a2), "one copy for alice's two tokens");
+        assert!(!Arc::ptr_eq(&a1, &b1));
+        assert_eq!(b1.user, "bob");
+        assert_eq!(calls.load(Ordering::SeqCst), 3);
+        // Each entry keeps its own token's expiry.
+        let shared = &cache.cache().shared;
+        let exp = |t: &str| {
+            let key = cache.cache().key(&Token::new(t).unwrap());
+            futures_util::FutureExt::now_or_never(shared.entries.get(&key))
+                .flatten()
+                .and_then(|e| e.exp)
+        };
+        assert_ne!(exp("alice-1"), exp("alice-2"));
+        assert!(exp("alice-1").is_some());
     }
 }

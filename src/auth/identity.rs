@@ -12,7 +12,7 @@ use crate::config::{Attr, CcRule, Mapping, Provider};
 const NBF_SKEW_SECS: u64 = 60;
 
 /// Who a validated credential acts as, and the token facts route checks need.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct Principal {
     /// The local username handed to the upstream.
     pub user: String,
