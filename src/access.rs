@@ -93,9 +93,8 @@ where
             let mut res = fut.await?;
             res.headers_mut().insert(REQUEST_ID.clone(), id.clone());
             let note = res
-                .extensions()
-                .get::<RequestNote>()
-                .cloned()
+                .extensions_mut()
+                .remove::<RequestNote>()
                 .unwrap_or_default();
             let outcome = if note.outcome.is_empty() {
                 "passed"
