@@ -206,3 +206,36 @@ async fn without_stale_if_error_an_expired_entry_is_not_served() {
     idp.set_mode(Mode::Status(503));
     assert_503(&gw, "tok-x").await;
 }
+
+#[tokio::test]
+async fn cold_tokens_reuse_provider_and_upstream_connections() {
+    let (idp, up, gw) = setup("").await;
+    let tokens: Vec<String> = (0..40).map(|i| format!("tok-reuse-{i}")).collect();
+    for t in &tokens {
+        idp.add_user(t, "alice");
+    }
+    // One client connection, forty new tokens in turn: forty provider calls,
+    // over connections kept alive, never one per call.
+    let client = reqwest::Client::new();
+    for t in &tokens {
+        let res = client
+            .get(format!("http://{}/rest/api/2/myself", gw.addr))
+            .bearer_auth(t)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+    }
+    assert_eq!(idp.calls(), 40, "one provider call per new token");
+    assert!(
+        idp.connections() <= 2,
+        "{} provider connections for 40 calls",
+        idp.connections()
+    );
+    assert_eq!(up.count(), 40);
+    assert!(
+        up.connections() <= 2,
+        "{} upstream connections for 40 requests",
+        up.connections()
+    );
+}

@@ -67,6 +67,8 @@ struct IdpState {
     discovery_calls: AtomicUsize,
     in_flight: AtomicUsize,
     max_in_flight: AtomicUsize,
+    /// TCP connections accepted.
+    connections: Arc<AtomicUsize>,
     mode: Mutex<Mode>,
     client_auth: Mutex<Vec<String>>,
 }
@@ -93,6 +95,7 @@ impl FakeIdp {
             discovery_calls: AtomicUsize::new(0),
             in_flight: AtomicUsize::new(0),
             max_in_flight: AtomicUsize::new(0),
+            connections: Arc::default(),
             mode: Mutex::new(Mode::Normal),
             client_auth: Mutex::new(Vec::new()),
         });
@@ -114,6 +117,10 @@ impl FakeIdp {
                 get(discovery),
             )
             .with_state(state.clone());
+        let accepted = state.connections.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |_| {
+            accepted.fetch_add(1, Ordering::SeqCst);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         FakeIdp { addr, state }
     }
@@ -142,6 +149,11 @@ impl FakeIdp {
 
     pub fn calls(&self) -> usize {
         self.state.calls.load(Ordering::SeqCst)
+    }
+
+    /// TCP connections this provider accepted.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
     }
 
     /// The most introspection calls ever in flight at once.
@@ -406,6 +418,8 @@ pub struct RecordingUpstream {
 #[derive(Default)]
 struct UpstreamState {
     seen: Mutex<Vec<Seen>>,
+    /// TCP connections accepted.
+    connections: Arc<AtomicUsize>,
     /// Told of every request recorded (a permit waits if nobody listens).
     arrived: tokio::sync::Notify,
 }
@@ -419,6 +433,10 @@ impl RecordingUpstream {
             .route("/ws", get(ws_echo))
             .fallback(any(record))
             .with_state(state.clone());
+        let accepted = state.connections.clone();
+        let listener = axum::serve::ListenerExt::tap_io(listener, move |_| {
+            accepted.fetch_add(1, Ordering::SeqCst);
+        });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         RecordingUpstream { addr, state }
     }
@@ -441,6 +459,11 @@ impl RecordingUpstream {
 
     pub fn count(&self) -> usize {
         self.state.seen.lock().unwrap().len()
+    }
+
+    /// TCP connections this upstream accepted.
+    pub fn connections(&self) -> usize {
+        self.state.connections.load(Ordering::SeqCst)
     }
 }
 
