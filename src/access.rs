@@ -12,7 +12,7 @@ use http::{HeaderName, HeaderValue, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::metrics::{Metrics, RequestLabels};
+use crate::metrics::Metrics;
 
 /// The request id header: kept when a client or load balancer sends a sane one,
 /// else generated; forwarded upstream and returned to the client.
@@ -102,10 +102,7 @@ where
                 note.outcome
             };
             let status = res.status().as_u16();
-            metrics
-                .requests
-                .get_or_create(&RequestLabels { outcome, status })
-                .inc();
+            metrics.request(outcome, status);
             tracing::info!(
                 target: "restgate::access",
                 request_id = id.to_str().unwrap_or_default(),

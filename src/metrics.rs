@@ -68,6 +68,37 @@ pub struct ProviderErrorLabels {
     pub kind: &'static str,
 }
 
+/// Counter handles of one family, found per request by a short scan without
+/// the family's lock or hashing; a label set seen for the first time is added
+/// (copy on write). The label vocabularies are small and fixed, so the list is.
+struct Handles<L>(arc_swap::ArcSwap<Vec<(L, Counter)>>);
+
+impl<L: Clone + std::hash::Hash + Eq + EncodeLabelSet + std::fmt::Debug + Send + Sync + 'static>
+    Handles<L>
+{
+    fn new() -> Self {
+        Handles(arc_swap::ArcSwap::from_pointee(Vec::new()))
+    }
+
+    /// Increments the counter whose labels `is` picks, made by `make` if new.
+    fn inc(&self, family: &Family<L, Counter>, is: impl Fn(&L) -> bool, make: impl FnOnce() -> L) {
+        if let Some((_, c)) = self.0.load().iter().find(|(l, _)| is(l)) {
+            c.inc();
+            return;
+        }
+        let labels = make();
+        let counter = family.get_or_create(&labels).clone();
+        counter.inc();
+        self.0.rcu(|seen| {
+            let mut seen = Vec::clone(seen);
+            if !seen.iter().any(|(l, _)| l == &labels) {
+                seen.push((labels.clone(), counter.clone()));
+            }
+            seen
+        });
+    }
+}
+
 /// Every series, and the registry that encodes them.
 pub struct Metrics {
     registry: Registry,
@@ -85,6 +116,9 @@ pub struct Metrics {
     pub provider_errors: Family<ProviderErrorLabels, Counter>,
     /// Upstream latency to the response head.
     pub upstream_latency: Histogram,
+    hot_requests: Handles<RequestLabels>,
+    hot_decisions: Handles<DecisionLabels>,
+    hot_lookups: Handles<CacheLabels>,
 }
 
 // === impl Metrics ===
@@ -140,6 +174,9 @@ impl Metrics {
             requests,
             decisions,
             cache_lookups,
+            hot_requests: Handles::new(),
+            hot_decisions: Handles::new(),
+            hot_lookups: Handles::new(),
             cache_entries,
             provider_latency,
             provider_errors,
@@ -175,12 +212,55 @@ impl Metrics {
 
     /// Records an authentication decision.
     pub fn decision(&self, provider: &str, result: &'static str, reason: &'static str) {
-        self.decisions
-            .get_or_create(&DecisionLabels {
+        self.hot_decisions.inc(
+            &self.decisions,
+            |l| l.provider == provider && l.result == result && l.reason == reason,
+            || DecisionLabels {
                 provider: provider.to_owned(),
                 result,
                 reason,
-            })
-            .inc();
+            },
+        );
+    }
+
+    /// Counts a request answered with `status`.
+    pub fn request(&self, outcome: &'static str, status: u16) {
+        let labels = RequestLabels { outcome, status };
+        self.hot_requests
+            .inc(&self.requests, |l| l == &labels, || labels.clone());
+    }
+
+    /// Counts a cache lookup.
+    pub fn cache_lookup(&self, result: &'static str, verdict: &'static str) {
+        let labels = CacheLabels { result, verdict };
+        self.hot_lookups
+            .inc(&self.cache_lookups, |l| l == &labels, || labels.clone());
+    }
+}
+
+#[cfg(test)]
+mod hot_tests {
+    #[test]
+    fn remembered_handles_count_into_the_right_series() {
+        let m = super::Metrics::new();
+        for _ in 0..3 {
+            m.request("authenticated", 200);
+        }
+        m.request("refused", 401);
+        m.request("authenticated", 200);
+        m.decision("okta", "accepted", "ok");
+        m.decision("okta", "accepted", "ok");
+        m.decision("azure", "accepted", "ok");
+        m.cache_lookup("hit", "positive");
+        let text = m.encode();
+        for series in [
+            r#"restgate_requests_total{outcome="authenticated",status="200"} 4"#,
+            r#"restgate_requests_total{outcome="refused",status="401"} 1"#,
+            r#"provider="okta",result="accepted",reason="ok"} 2"#,
+            r#"provider="azure",result="accepted",reason="ok"} 1"#,
+            r#"{result="hit",verdict="positive"} 1"#,
+        ] {
+            assert!(text.contains(series), "{series} in\n{text}");
+        }
     }
 }

@@ -25,7 +25,7 @@ use tower_service::Service;
 use super::credential::Token;
 use super::identity::{Principal, Verdict};
 use crate::config::Cache as CacheConfig;
-use crate::metrics::{CacheLabels, Metrics};
+use crate::metrics::Metrics;
 use crate::providers::{ProviderError, unix_now};
 
 /// The cache key: a keyed digest of the token.
@@ -337,13 +337,7 @@ impl Shared {
             Verdict::Active(_) => "positive",
             Verdict::Refused(_) => "negative",
         };
-        self.metrics
-            .cache_lookups
-            .get_or_create(&CacheLabels {
-                result: source.as_str(),
-                verdict,
-            })
-            .inc();
+        self.metrics.cache_lookup(source.as_str(), verdict);
     }
 
     fn entry_for(&self, verdict: Verdict) -> Entry {
