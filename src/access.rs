@@ -12,6 +12,7 @@ use http::{HeaderName, HeaderValue, Request, Response};
 use tower_layer::Layer;
 use tower_service::Service;
 
+use crate::auth::identity::Principal;
 use crate::metrics::Metrics;
 
 /// The request id header: kept when a client or load balancer sends a sane one,
@@ -25,10 +26,9 @@ pub struct RequestNote {
     pub outcome: &'static str,
     /// A reason code for refusals and errors.
     pub reason: &'static str,
-    /// The user handed off, if any.
-    pub user: Option<String>,
-    /// The provider (or `api_key`) that vouched.
-    pub provider: Option<Arc<str>>,
+    /// Who the request was handed off as (user, and the provider or
+    /// `api_key` that vouched), if anyone.
+    pub principal: Option<Arc<Principal>>,
     /// `hit`, `miss`, `coalesced` or `stale`.
     pub cache: Option<&'static str>,
     /// Time from the request sent upstream to its response head.
@@ -85,8 +85,9 @@ where
             }
         };
         let method = req.method().clone();
-        // The path only: a query string may carry anything.
-        let path = req.uri().path().to_owned();
+        // Logged as the path only: a query string may carry anything. A clone
+        // of the URI shares its bytes; copying the path would allocate.
+        let uri = req.uri().clone();
         let fut = self.inner.call(req);
         let metrics = self.metrics.clone();
         Box::pin(async move {
@@ -107,12 +108,12 @@ where
                 target: "restgate::access",
                 request_id = id.to_str().unwrap_or_default(),
                 method = %method,
-                path = %path,
+                path = uri.path(),
                 status,
                 outcome,
                 reason = note.reason,
-                user = note.user.as_deref().unwrap_or("-"),
-                provider = note.provider.as_deref().unwrap_or("-"),
+                user = note.principal.as_ref().map_or("-", |p| p.user.as_str()),
+                provider = note.principal.as_ref().map_or("-", |p| &*p.provider),
                 cache = note.cache.unwrap_or("-"),
                 upstream_ms = note.upstream.map(|d| d.as_secs_f64() * 1000.0).unwrap_or(0.0),
                 total_ms = started.elapsed().as_secs_f64() * 1000.0,

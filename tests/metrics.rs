@@ -192,34 +192,14 @@ async fn health_readiness_and_eviction() {
     }
     assert_eq!(idp.calls(), 2);
     // By token: that token is asked about again.
-    assert_eq!(
-        admin(
-            &gw,
-            "POST",
-            "/cache/evict",
-            &json!({"token": "tok-evict"}).to_string()
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(evict(&gw, json!({"token": "tok-evict"})).await, 200);
     assert_eq!(
         gw.bearer("/rest/api/2/myself", "tok-evict").await.status,
         200
     );
     assert_eq!(idp.calls(), 3);
     // By user: all of alice's tokens are.
-    assert_eq!(
-        admin(
-            &gw,
-            "POST",
-            "/cache/evict",
-            &json!({"user": "alice"}).to_string()
-        )
-        .await
-        .status,
-        200
-    );
+    assert_eq!(evict(&gw, json!({"user": "alice"})).await, 200);
     assert_eq!(
         gw.bearer("/rest/api/2/myself", "tok-evict").await.status,
         200
@@ -280,4 +260,11 @@ async fn request_ids_are_kept_or_made_and_travel_both_ways() {
         .await;
     assert_eq!(res.status, 401);
     assert_ne!(res.header("x-request-id"), Some("has spaces and is wrong"));
+}
+
+/// POST /cache/evict with `body`; the status.
+async fn evict(gw: &TestGateway, body: serde_json::Value) -> u16 {
+    admin(gw, "POST", "/cache/evict", &body.to_string())
+        .await
+        .status
 }

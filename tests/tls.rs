@@ -102,13 +102,22 @@ fn a_broken_certificate_pair_is_a_config_error() {
     assert!(err.contains("cannot read /nonexistent.crt"), "{err}");
 }
 
-/// A TLS terminator in front of a plain upstream (as a real https Jira would be).
+/// A TLS terminator in front of a plain upstream (as a real https Jira would be);
+/// returns its address and the file of the CA that signs its certificate.
 async fn tls_in_front_of(
     plain: std::net::SocketAddr,
     dir: &std::path::Path,
 ) -> (std::net::SocketAddr, String) {
-    let (cert, key, pem) = certificate(dir);
+    let (cert, key, _) = certificate(dir);
     let config = restgate::server::tls::server_config(&cert, &key).unwrap();
+    (terminate(config, plain).await, cert)
+}
+
+/// Accepts TLS with `config` and relays each connection to `plain`.
+async fn terminate(
+    config: std::sync::Arc<tokio_rustls::rustls::ServerConfig>,
+    plain: std::net::SocketAddr,
+) -> std::net::SocketAddr {
     let acceptor = tokio_rustls::TlsAcceptor::from(config);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -126,9 +135,7 @@ async fn tls_in_front_of(
             });
         }
     });
-    let ca = dir.join("upstream-ca.pem");
-    std::fs::write(&ca, pem).unwrap();
-    (addr, ca.display().to_string())
+    addr
 }
 
 #[tokio::test]
@@ -217,9 +224,9 @@ async fn mtls_in_front_of(
     dir: &std::path::Path,
     client_ca: Vec<u8>,
 ) -> (std::net::SocketAddr, String) {
-    use tokio_rustls::rustls;
-    let (cert, key, pem) = certificate(dir);
     use rustls::pki_types::pem::PemObject;
+    use tokio_rustls::rustls;
+    let (cert, key, _) = certificate(dir);
     let chain = vec![rustls::pki_types::CertificateDer::from_pem_file(&cert).unwrap()];
     let key = rustls::pki_types::PrivateKeyDer::from_pem_file(&key).unwrap();
     let mut roots = rustls::RootCertStore::empty();
@@ -235,26 +242,7 @@ async fn mtls_in_front_of(
         .with_client_cert_verifier(verifier)
         .with_single_cert(chain, key)
         .unwrap();
-    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(config));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(async move {
-        while let Ok((s, _)) = listener.accept().await {
-            let acceptor = acceptor.clone();
-            tokio::spawn(async move {
-                let Ok(mut tls) = acceptor.accept(s).await else {
-                    return;
-                };
-                let Ok(mut inner) = tokio::net::TcpStream::connect(plain).await else {
-                    return;
-                };
-                let _ = tokio::io::copy_bidirectional(&mut tls, &mut inner).await;
-            });
-        }
-    });
-    let ca = dir.join("upstream-ca.pem");
-    std::fs::write(&ca, pem).unwrap();
-    (addr, ca.display().to_string())
+    (terminate(std::sync::Arc::new(config), plain).await, cert)
 }
 
 #[tokio::test]

@@ -135,20 +135,15 @@ where
             };
             state.audit(&decided, cache, req.headers());
             let handoff = decided?;
-            let (outcome, user, provider) = match &handoff {
-                Handoff::Asserted(p) => (
-                    "authenticated",
-                    Some(p.user.clone()),
-                    Some(p.provider.clone()),
-                ),
-                Handoff::Untouched => ("passed", None, None),
+            let (outcome, principal) = match &handoff {
+                Handoff::Asserted(p) => ("authenticated", Some(p.clone())),
+                Handoff::Untouched => ("passed", None),
             };
             req.extensions_mut().insert(handoff);
             let mut res = inner.call(req).await?;
             let note = res.extensions_mut().get_or_insert_default::<RequestNote>();
             note.outcome = outcome;
-            note.user = user;
-            note.provider = provider;
+            note.principal = principal;
             note.cache = cache.map(Source::as_str);
             Ok(res)
         })
@@ -175,9 +170,9 @@ impl AuthState {
         match decided {
             Ok(Handoff::Asserted(p)) => {
                 self.metrics.decision(&p.provider, "accepted", "ok");
-                if matches!(cache, Some(Source::Hit | Source::Coalesced)) {
+                if let Some(reused @ (Source::Hit | Source::Coalesced)) = cache {
                     tracing::debug!(target: "restgate::audit", request_id, user = %p.user, provider = %p.provider,
-                        client_credentials = p.client_credentials, cache = "hit", "Authenticated");
+                        client_credentials = p.client_credentials, cache = reused.as_str(), "Authenticated");
                 } else {
                     tracing::info!(target: "restgate::audit", request_id, user = %p.user, provider = %p.provider,
                         client_credentials = p.client_credentials, "Authenticated");

@@ -294,10 +294,19 @@ impl ProviderSet {
             .map(|p| {
                 Arc::new(ProviderClient::new(
                     p.clone(),
-                    p.ca_file
-                        .as_deref()
-                        .and_then(|f| http_client_trusting(f).ok())
-                        .unwrap_or_else(|| shared.clone()),
+                    match p.ca_file.as_deref() {
+                        None => shared.clone(),
+                        Some(f) => http_client_trusting(f).unwrap_or_else(|e| {
+                            // Validated at load; gone or changed since. Fail
+                            // closed: trust nothing rather than more than asked.
+                            tracing::error!(provider = %p.name, error = %e,
+                                "ca_file unusable; this provider's HTTPS calls will fail");
+                            client_builder()
+                                .tls_certs_only([])
+                                .build()
+                                .expect("a client trusting nothing builds")
+                        }),
+                    },
                     metrics.clone(),
                 ))
             })
@@ -410,16 +419,22 @@ pub fn http_client() -> reqwest::Client {
         .expect("the provider HTTP client builds with static settings")
 }
 
-/// A provider client that also trusts the PEM certificates in `ca_file`.
-pub fn http_client_trusting(ca_file: &str) -> Result<reqwest::Client, String> {
+/// The PEM certificates of a provider's `ca_file`, at least one: what config
+/// validation checks, without building a client.
+pub fn read_ca_file(ca_file: &str) -> Result<Vec<reqwest::Certificate>, String> {
     let pem = std::fs::read(ca_file).map_err(|e| format!("cannot read {ca_file}: {e}"))?;
     let certs = reqwest::Certificate::from_pem_bundle(&pem)
         .map_err(|_| format!("{ca_file} is not PEM certificates"))?;
     if certs.is_empty() {
         return Err(format!("{ca_file} holds no certificate"));
     }
+    Ok(certs)
+}
+
+/// A provider client that also trusts the PEM certificates in `ca_file`.
+pub fn http_client_trusting(ca_file: &str) -> Result<reqwest::Client, String> {
     let mut b = client_builder();
-    for c in certs {
+    for c in read_ca_file(ca_file)? {
         b = b.add_root_certificate(c);
     }
     b.build()

@@ -345,7 +345,7 @@ impl Cx {
         let max_concurrent = self.positive(&p.key("max_concurrent"), raw.max_concurrent, 64);
         let ca_file = raw.ca_file.as_deref().map(|f| resolve(self.base(), f));
         if let Some(f) = &ca_file {
-            if let Err(e) = crate::providers::http_client_trusting(f) {
+            if let Err(e) = crate::providers::read_ca_file(f) {
                 self.err(&p.key("ca_file"), e);
             }
         }
