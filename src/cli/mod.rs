@@ -7,6 +7,7 @@ pub mod fetch_token;
 pub mod inspect;
 pub mod key;
 mod logfmt;
+mod logwrite;
 pub mod oauth1;
 pub mod serve;
 pub mod test_token;
@@ -89,25 +90,18 @@ pub enum LogFormat {
 /// Keeps the log writer running; dropping it writes out what is queued.
 #[must_use = "logs queued when the guard drops are written then; keep it until exit"]
 pub struct LogGuard {
-    _writer: tracing_appender::non_blocking::WorkerGuard,
+    _writer: logwrite::FlushGuard,
 }
 
 /// Sets up `tracing` on stderr; `RUST_LOG` overrides the default `info`.
 ///
-/// Lines are formatted on the thread that logs and written by a writer thread,
-/// which puts all lines queued since its last write into one `write(2)`: under
-/// load, one system call carries many access lines. A full queue makes loggers
-/// wait rather than lose lines.
+/// Lines are formatted on the thread that logs and collected in a buffer that
+/// goes out in one `write(2)` when it fills, at once for a warning or an
+/// error, and at least every 100 ms (see [`logwrite`]).
 pub fn init_tracing(format: LogFormat) -> LogGuard {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .lossy(false)
-        .thread_name("restgate-log")
-        .finish(std::io::BufWriter::with_capacity(
-            64 * 1024,
-            std::io::stderr(),
-        ));
+    let (writer, guard) = logwrite::LogSink::new(Box::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer)
