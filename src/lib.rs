@@ -21,4 +21,8 @@ use bytes::Bytes;
 use http_body_util::{Either, Full};
 
 /// Response bodies: the upstream's, streamed, or one restgate wrote itself.
-pub type Body = Either<hyper::body::Incoming, Full<Bytes>>;
+pub type Body = Either<proxy::UpstreamBody, Full<Bytes>>;
+
+/// Request bodies as forwarded: the client's, streamed, or a form body read
+/// to sign its parameters.
+pub type RequestBody = Either<hyper::body::Incoming, Full<Bytes>>;

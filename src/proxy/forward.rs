@@ -9,18 +9,18 @@ use std::task::{Context, Poll};
 use std::time::Duration;
 
 use http::header::{self, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme};
+use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
-use hyper_util::client::legacy::Client;
+use hyper_rustls::HttpsConnectorBuilder;
 use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
 use super::handoff::IdentityHandoff;
 use super::headers::{remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol};
+use super::upstream::Upstream;
 use crate::Body;
 use crate::access::RequestNote;
 use crate::auth::{GatewayError, Handoff};
@@ -54,9 +54,9 @@ pub struct Proxy {
 }
 
 struct Inner {
-    client: Client<HttpsConnector<HttpConnector>, Body>,
-    scheme: Scheme,
-    authority: Authority,
+    upstream: Arc<Upstream>,
+    /// `Host` for a request that came without one (HTTP/1.0).
+    authority: HeaderValue,
     response_timeout: Duration,
     handoff: IdentityHandoff,
     metrics: Arc<Metrics>,
@@ -92,20 +92,21 @@ impl Proxy {
             .https_or_http()
             .enable_http1()
             .wrap_connector(connector);
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(60))
-            .pool_max_idle_per_host(256)
-            .build(connector);
-        let scheme = up.url.scheme().cloned().unwrap_or(Scheme::HTTP);
         let authority = up
             .url
             .authority()
-            .cloned()
             .expect("validated: upstream.url has a host");
+        let target = Uri::builder()
+            .scheme(up.url.scheme().cloned().unwrap_or(Scheme::HTTP))
+            .authority(authority.clone())
+            .path_and_query("/")
+            .build()
+            .expect("scheme and authority from a valid URI");
+        let authority =
+            HeaderValue::from_str(authority.as_str()).expect("an authority is a header value");
         Proxy {
             inner: Arc::new(Inner {
-                client,
-                scheme,
+                upstream: Upstream::new(connector, target, 256, Duration::from_secs(60)),
                 authority,
                 response_timeout: up.response_timeout,
                 handoff: IdentityHandoff::new(config),
@@ -151,15 +152,24 @@ impl Inner {
         let (mut parts, body) = req.into_parts();
         // HTTP/2 carries the host in `:authority`; the upstream speaks HTTP/1.1.
         if !parts.headers.contains_key(header::HOST) {
-            if let Some(a) = parts
+            let host = parts
                 .uri
                 .authority()
                 .and_then(|a| HeaderValue::from_str(a.as_str()).ok())
-            {
-                parts.headers.insert(header::HOST, a);
-            }
+                .unwrap_or_else(|| self.authority.clone());
+            parts.headers.insert(header::HOST, host);
         }
-        parts.uri = self.upstream_uri(parts.uri.path_and_query())?;
+        // The upstream gets the origin form (`/path?query`), which an HTTP/1.1
+        // request line mostly has already.
+        if parts.uri.scheme().is_some() || parts.uri.authority().is_some() {
+            parts.uri = Uri::from(
+                parts
+                    .uri
+                    .path_and_query()
+                    .cloned()
+                    .unwrap_or_else(|| PathAndQuery::from_static("/")),
+            );
+        }
         parts.version = Version::HTTP_11;
         remove_hop_by_hop(&mut parts.headers);
         if let Some(p) = &upgrade {
@@ -169,7 +179,7 @@ impl Inner {
         let body = self.handoff.apply(&mut parts, body, &handoff).await?;
 
         let started = std::time::Instant::now();
-        let sent = self.client.request(Request::from_parts(parts, body));
+        let sent = self.upstream.send(Request::from_parts(parts, body));
         let mut res = match tokio::time::timeout(self.response_timeout, sent).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(Err(e)) => return Err(GatewayError::UpstreamUnreachable(Box::new(e))),
@@ -201,18 +211,6 @@ impl Inner {
             .get_or_insert_default::<RequestNote>()
             .upstream = Some(took);
         Ok(Response::from_parts(parts, Either::Left(body)))
-    }
-
-    fn upstream_uri(&self, pq: Option<&PathAndQuery>) -> Result<Uri, GatewayError> {
-        Uri::builder()
-            .scheme(self.scheme.clone())
-            .authority(self.authority.clone())
-            .path_and_query(
-                pq.cloned()
-                    .unwrap_or_else(|| PathAndQuery::from_static("/")),
-            )
-            .build()
-            .map_err(|_| GatewayError::Internal("cannot build the upstream URI"))
     }
 }
 

@@ -13,7 +13,7 @@ use http_body_util::{BodyExt, Either, Full, Limited};
 use hyper::body::Incoming;
 
 use super::oauth1::{self, REQUESTOR, Signer};
-use crate::Body;
+use crate::RequestBody;
 use crate::auth::identity::Principal;
 use crate::auth::{GatewayError, Handoff};
 use crate::config::{Config, IdentityMode};
@@ -87,7 +87,7 @@ impl IdentityHandoff {
         parts: &mut Parts,
         body: Incoming,
         handoff: &Handoff,
-    ) -> Result<Body, GatewayError> {
+    ) -> Result<RequestBody, GatewayError> {
         let Handoff::Asserted(p) = handoff else {
             return Ok(Either::Left(body));
         };
@@ -160,7 +160,7 @@ async fn sign(
     parts: &mut Parts,
     body: Incoming,
     user: &str,
-) -> Result<Body, GatewayError> {
+) -> Result<RequestBody, GatewayError> {
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let mut params = oauth1::form_pairs(query.as_bytes());
     let is_form = parts

@@ -6,6 +6,8 @@ pub mod handoff;
 pub mod headers;
 pub mod oauth1;
 pub mod tls;
+pub mod upstream;
 
 pub use forward::{Peer, Proxy};
 pub use headers::Spoofable;
+pub use upstream::UpstreamBody;

@@ -1,0 +1,404 @@
+//! Keep-alive HTTP/1.1 connections to the upstream, on hyper's client
+//! connection API.
+//!
+//! A connection goes back to the idle list when the response body it carried
+//! has been read to its end (the body type below does that as it is dropped),
+//! so no task waits per request for it to come back. The newest idle
+//! connection is used first; connections idle past the idle timeout, closed by
+//! the upstream or past the idle cap are dropped. A request that could not be
+//! written on a reused connection (the upstream had just closed it) is sent
+//! again on another one: it never reached the upstream.
+
+use std::pin::Pin;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http::{Request, Response, Uri};
+use http_body::{Frame, SizeHint};
+use hyper::body::Incoming;
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper_rustls::HttpsConnector;
+use hyper_util::client::legacy::connect::HttpConnector;
+use tower_service::Service;
+
+use crate::RequestBody;
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+/// The pool for one upstream.
+pub struct Upstream {
+    connector: HttpsConnector<HttpConnector>,
+    /// Scheme and authority, for the connector.
+    target: Uri,
+    idle: Mutex<Vec<Idle>>,
+    max_idle: usize,
+    idle_timeout: Duration,
+}
+
+struct Idle {
+    sender: SendRequest<RequestBody>,
+    since: Instant,
+}
+
+/// An upstream response body. When it has been read to its end, its
+/// connection goes back to the pool as it is dropped.
+pub struct UpstreamBody {
+    inner: Incoming,
+    ended: bool,
+    conn: Option<(Arc<Upstream>, SendRequest<RequestBody>)>,
+}
+
+/// Why a request got no response.
+#[derive(Debug, thiserror::Error)]
+pub enum UpstreamError {
+    #[error("cannot connect to the upstream: {0}")]
+    Connect(BoxError),
+    #[error("the upstream connection failed: {0}")]
+    Request(#[from] hyper::Error),
+}
+
+// === impl Upstream ===
+
+impl Upstream {
+    /// A pool connecting with `connector` to `target` (scheme and authority).
+    pub fn new(
+        connector: HttpsConnector<HttpConnector>,
+        target: Uri,
+        max_idle: usize,
+        idle_timeout: Duration,
+    ) -> Arc<Upstream> {
+        Arc::new(Upstream {
+            connector,
+            target,
+            idle: Mutex::new(Vec::new()),
+            max_idle,
+            idle_timeout,
+        })
+    }
+
+    /// Sends a request (origin-form URI, `Host` set) on an idle connection
+    /// or a new one.
+    pub async fn send(
+        self: &Arc<Self>,
+        mut req: Request<RequestBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        // Each try takes a different idle connection, so this ends; a new
+        // connection's error is final.
+        loop {
+            let (mut sender, reused) = match self.checkout() {
+                Some(s) => (s, true),
+                None => (self.connect().await?, false),
+            };
+            match sender.try_send_request(req).await {
+                Ok(res) => {
+                    let upgraded = res.status() == http::StatusCode::SWITCHING_PROTOCOLS;
+                    return Ok(res.map(|inner| UpstreamBody {
+                        inner,
+                        ended: false,
+                        // A switched connection is the tunnel's now.
+                        conn: (!upgraded).then(|| (self.clone(), sender)),
+                    }));
+                }
+                Err(mut e) => match e.take_message() {
+                    Some(unsent) if reused => {
+                        tracing::debug!(error = %e.error(), "Reused upstream connection was closed; trying another");
+                        req = unsent;
+                    }
+                    _ => return Err(UpstreamError::Request(e.into_error())),
+                },
+            }
+        }
+    }
+
+    /// The newest idle connection that can take a request now.
+    fn checkout(&self) -> Option<SendRequest<RequestBody>> {
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = Instant::now();
+        // Still finishing its last response (it becomes ready a moment after
+        // the body ends): kept for the next request.
+        let mut busy = None;
+        let mut found = None;
+        while let Some(c) = idle.pop() {
+            if c.sender.is_closed() || now.duration_since(c.since) >= self.idle_timeout {
+                continue;
+            }
+            if c.sender.is_ready() {
+                found = Some(c.sender);
+                break;
+            }
+            if busy.is_none() {
+                busy = Some(c);
+            }
+        }
+        idle.extend(busy);
+        found
+    }
+
+    fn checkin(&self, sender: SendRequest<RequestBody>) {
+        if sender.is_closed() {
+            return;
+        }
+        let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < self.max_idle {
+            idle.push(Idle {
+                sender,
+                since: Instant::now(),
+            });
+        }
+    }
+
+    async fn connect(&self) -> Result<SendRequest<RequestBody>, UpstreamError> {
+        let io = self
+            .connector
+            .clone()
+            .call(self.target.clone())
+            .await
+            .map_err(UpstreamError::Connect)?;
+        let (sender, conn) = http1::Builder::new()
+            .handshake(io)
+            .await
+            .map_err(|e| UpstreamError::Connect(e.into()))?;
+        tokio::spawn(async move {
+            // Upgrades: a 101 response hands the connection to the tunnel.
+            if let Err(e) = conn.with_upgrades().await {
+                tracing::debug!(error = %e, "Upstream connection ended with an error");
+            }
+        });
+        Ok(sender)
+    }
+}
+
+// === impl UpstreamBody ===
+
+impl http_body::Body for UpstreamBody {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let polled = Pin::new(&mut self.inner).poll_frame(cx);
+        match &polled {
+            Poll::Ready(None) => self.ended = true,
+            // The connection is broken: it does not go back.
+            Poll::Ready(Some(Err(_))) => self.conn = None,
+            _ => {}
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.ended || self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        // A body dropped before its end (the client went away) leaves its
+        // connection mid-response: it is closed, not reused.
+        if let Some((pool, sender)) = self.conn.take() {
+            if http_body::Body::is_end_stream(self) {
+                pool.checkin(sender);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for UpstreamBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UpstreamBody")
+            .field("ended", &self.ended)
+            .finish_non_exhaustive()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::time::Duration;
+
+    use http_body_util::{BodyExt, Either, Full};
+    use hyper_util::rt::TokioIo;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use tokio::net::TcpListener;
+
+    /// An upstream counting the connections it accepts: `/` answers "hello",
+    /// `/big` 4 MB.
+    async fn upstream() -> (Uri, Arc<AtomicUsize>) {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (stream, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                tokio::spawn(async move {
+                    let svc = hyper::service::service_fn(|req: Request<Incoming>| async move {
+                        let body = if req.uri().path() == "/big" {
+                            Bytes::from(vec![b'x'; 4 << 20])
+                        } else {
+                            Bytes::from_static(b"hello")
+                        };
+                        Ok::<_, hyper::Error>(Response::new(Full::new(body)))
+                    });
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
+                });
+            }
+        });
+        (format!("http://{addr}/").parse().unwrap(), accepted)
+    }
+
+    fn pool(target: Uri, max_idle: usize, idle_timeout: Duration) -> Arc<Upstream> {
+        let mut http = HttpConnector::new();
+        http.enforce_http(false);
+        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth();
+        let connector = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls)
+            .https_or_http()
+            .enable_http1()
+            .wrap_connector(http);
+        Upstream::new(connector, target, max_idle, idle_timeout)
+    }
+
+    fn get(path: &str, host: &Uri) -> Request<RequestBody> {
+        Request::builder()
+            .uri(path)
+            .header(http::header::HOST, host.authority().unwrap().as_str())
+            .body(Either::Right(Full::new(Bytes::new())))
+            .unwrap()
+    }
+
+    fn idle(pool: &Upstream) -> usize {
+        pool.idle.lock().unwrap().len()
+    }
+
+    async fn read(res: Response<UpstreamBody>) -> Bytes {
+        res.into_body().collect().await.unwrap().to_bytes()
+    }
+
+    #[tokio::test]
+    async fn a_connection_is_reused_once_its_body_has_been_read() {
+        let (uri, accepted) = upstream().await;
+        let pool = pool(uri.clone(), 8, Duration::from_secs(60));
+        for _ in 0..20 {
+            let res = pool.send(get("/", &uri)).await.unwrap();
+            assert_eq!(read(res).await, "hello");
+            assert_eq!(idle(&pool), 1);
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 1);
+    }
+
+    #[tokio::test]
+    async fn a_body_dropped_before_its_end_closes_its_connection() {
+        let (uri, accepted) = upstream().await;
+        let pool = pool(uri.clone(), 8, Duration::from_secs(60));
+        let mut body = pool.send(get("/big", &uri)).await.unwrap().into_body();
+        let first = body.frame().await.unwrap().unwrap();
+        assert!(first.data_ref().unwrap().len() < 4 << 20);
+        drop(body);
+        assert_eq!(idle(&pool), 0, "a half-read connection went back");
+        let res = pool.send(get("/", &uri)).await.unwrap();
+        assert_eq!(read(res).await, "hello");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_capped_and_expire() {
+        let (uri, accepted) = upstream().await;
+        let pool = pool(uri.clone(), 2, Duration::from_secs(60));
+        // Four at once need four connections; two stay.
+        let responses =
+            futures_util::future::join_all((0..4).map(|_| pool.send(get("/", &uri)))).await;
+        for res in responses {
+            assert_eq!(read(res.unwrap()).await, "hello");
+        }
+        assert_eq!(accepted.load(Ordering::SeqCst), 4);
+        assert_eq!(idle(&pool), 2);
+
+        let expiring = self::pool(uri.clone(), 8, Duration::ZERO);
+        for _ in 0..3 {
+            read(expiring.send(get("/", &uri)).await.unwrap()).await;
+        }
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            7,
+            "an expired connection was reused"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_connection_the_upstream_closed_is_not_used_again() {
+        // Answers one request per connection, then closes it.
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let uri: Uri = format!("http://{}/", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let count = accepted.clone();
+        tokio::spawn(async move {
+            loop {
+                let (mut s, _) = listener.accept().await.unwrap();
+                count.fetch_add(1, Ordering::SeqCst);
+                let mut buf = [0u8; 4096];
+                let _ = s.read(&mut buf).await;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await;
+                // Dropped: closed with no Connection: close said.
+            }
+        });
+        let pool = pool(uri.clone(), 8, Duration::from_secs(60));
+        for n in 1..=3 {
+            let res = pool.send(get("/", &uri)).await.unwrap();
+            assert_eq!(read(res).await, "ok");
+            // The pooled connection's task sees the close.
+            wait_until(|| {
+                pool.idle
+                    .lock()
+                    .unwrap()
+                    .iter()
+                    .all(|c| c.sender.is_closed())
+            })
+            .await;
+            assert_eq!(accepted.load(Ordering::SeqCst), n);
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unreachable_upstream_is_a_connect_error() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let uri: Uri = format!("http://{}/", listener.local_addr().unwrap())
+            .parse()
+            .unwrap();
+        drop(listener);
+        let pool = pool(uri.clone(), 8, Duration::from_secs(60));
+        let err = pool.send(get("/", &uri)).await.unwrap_err();
+        assert!(matches!(err, UpstreamError::Connect(_)), "{err}");
+    }
+
+    /// Yields to the runtime until `done` holds (at most 10 s).
+    async fn wait_until(done: impl Fn() -> bool) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !done() {
+            assert!(std::time::Instant::now() < deadline, "condition never held");
+            tokio::task::yield_now().await;
+        }
+    }
+}
