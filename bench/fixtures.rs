@@ -36,6 +36,7 @@ struct Args {
 struct Stats {
     calls: AtomicU64,
     connections: AtomicU64,
+    upstream_connections: AtomicU64,
 }
 
 /// ~300 bytes, the size of a small Jira REST answer.
@@ -69,7 +70,8 @@ async fn main() {
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(tls));
 
     let s = stats.clone();
-    tokio::spawn(serve(upstream, move |req| {
+    let counted = stats.clone();
+    tokio::spawn(serve(upstream, counted, move |req| {
         let s = s.clone();
         async move { upstream_answer(&req, &s) }
     }));
@@ -112,7 +114,8 @@ async fn main() {
 }
 
 /// Serves plain HTTP/1.1 and h2c with `handler`.
-async fn serve<F, Fut>(listener: TcpListener, handler: F)
+/// Serves the upstream, counting the connections it accepts.
+async fn serve<F, Fut>(listener: TcpListener, stats: Arc<Stats>, handler: F)
 where
     F: Fn(Request<Incoming>) -> Fut + Clone + Send + 'static,
     Fut: std::future::Future<Output = Response<Full<Bytes>>> + Send + 'static,
@@ -121,6 +124,7 @@ where
         let Ok((stream, _)) = listener.accept().await else {
             continue;
         };
+        stats.upstream_connections.fetch_add(1, Ordering::Relaxed);
         let _ = stream.set_nodelay(true);
         let h = handler.clone();
         let svc = hyper::service::service_fn(move |req| {
@@ -138,9 +142,10 @@ where
 fn upstream_answer(req: &Request<Incoming>, stats: &Stats) -> Response<Full<Bytes>> {
     let body = if req.uri().path() == "/__stats" {
         Bytes::from(format!(
-            r#"{{"calls":{},"connections":{}}}"#,
+            r#"{{"calls":{},"connections":{},"upstream_connections":{}}}"#,
             stats.calls.load(Ordering::Relaxed),
-            stats.connections.load(Ordering::Relaxed)
+            stats.connections.load(Ordering::Relaxed),
+            stats.upstream_connections.load(Ordering::Relaxed)
         ))
     } else {
         Bytes::from_static(UPSTREAM_BODY.as_bytes())

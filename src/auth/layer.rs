@@ -258,13 +258,17 @@ impl AuthState {
                 }
             }
         };
-        let principal = match self.directory.resolve(&principal).await? {
-            DirectoryAnswer::Found(user) if user == principal.user => principal,
-            DirectoryAnswer::Found(user) => Arc::new(Principal {
-                user,
-                ..(*principal).clone()
-            }),
-            DirectoryAnswer::Unknown => return Err(GatewayError::UnknownUser),
+        let principal = match &self.directory {
+            // No directory: the principal as it is, without a copy of its name.
+            DirectoryClient::None => principal,
+            directory => match directory.resolve(&principal).await? {
+                DirectoryAnswer::Found(user) if user == principal.user => principal,
+                DirectoryAnswer::Found(user) => Arc::new(Principal {
+                    user,
+                    ..(*principal).clone()
+                }),
+                DirectoryAnswer::Unknown => return Err(GatewayError::UnknownUser),
+            },
         };
         if let Some(route) = route {
             check_route(route, &principal)?;

@@ -45,10 +45,14 @@ pub enum PathError {
 pub fn canonicalize(path: &str) -> Result<Vec<Cow<'_, str>>, PathError> {
     let rest = path.strip_prefix('/').ok_or(PathError::NotAbsolute)?;
     let mut out: Vec<Cow<'_, str>> = Vec::with_capacity(8);
-    for raw in rest.split('/') {
-        // Tomcat ignores path parameters in every segment: `/rest;x/api` is `/rest/api`.
-        let raw = raw.split_once(';').map_or(raw, |(s, _)| s);
-        let seg = decode_segment(raw)?;
+    let mut start = 0;
+    while start <= rest.len() {
+        let end = rest.as_bytes()[start..]
+            .iter()
+            .position(|&b| b == b'/')
+            .map_or(rest.len(), |i| start + i);
+        let seg = decode_segment(&rest[start..end])?;
+        start = end + 1;
         match &*seg {
             "" | "." => {}
             ".." => {
@@ -60,16 +64,26 @@ pub fn canonicalize(path: &str) -> Result<Vec<Cow<'_, str>>, PathError> {
     Ok(out)
 }
 
-/// Percent-decodes one segment, refusing the bytes containers disagree on.
+/// Percent-decodes one segment less its path parameters, refusing the bytes
+/// containers disagree on. One pass over the bytes when nothing is encoded.
 fn decode_segment(raw: &str) -> Result<Cow<'_, str>, PathError> {
-    for b in raw.bytes() {
+    let mut encoded = false;
+    let mut end = raw.len();
+    for (i, b) in raw.bytes().enumerate() {
         match b {
+            // Tomcat ignores path parameters in every segment: `/rest;x/api` is `/rest/api`.
+            b';' => {
+                end = i;
+                break;
+            }
             b'\\' => return Err(PathError::Backslash),
             0..=0x1f | 0x7f => return Err(PathError::ControlChar),
+            b'%' => encoded = true,
             _ => {}
         }
     }
-    if !raw.contains('%') {
+    let raw = &raw[..end];
+    if !encoded {
         return Ok(Cow::Borrowed(raw));
     }
     let bytes = raw.as_bytes();

@@ -6,8 +6,9 @@
 //! as in `tracing-subscriber`'s default format; durations logged as `f64`
 //! milliseconds get three decimals.
 
-use std::fmt;
-use std::time::SystemTime;
+use std::cell::RefCell;
+use std::fmt::{self, Write as _};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use tracing::field::{Field, Visit};
 use tracing::{Event, Level, Subscriber};
@@ -17,6 +18,14 @@ use tracing_subscriber::registry::LookupSpan;
 
 /// See the module documentation.
 pub struct Text;
+
+thread_local! {
+    /// The line being built: pushes to it are inlined, where each write to
+    /// the subscriber's writer is a dynamic call.
+    static LINE: RefCell<String> = RefCell::new(String::with_capacity(512));
+    /// The whole second of the last timestamp, and its text up to the seconds.
+    static SECOND: RefCell<(u64, String)> = const { RefCell::new((u64::MAX, String::new())) };
+}
 
 impl<S, N> FormatEvent<S, N> for Text
 where
@@ -29,99 +38,161 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        let meta = event.metadata();
-        let level = match *meta.level() {
-            Level::ERROR => "ERROR",
-            Level::WARN => " WARN",
-            Level::INFO => " INFO",
-            Level::DEBUG => "DEBUG",
-            Level::TRACE => "TRACE",
-        };
-        write!(
-            w,
-            "{} {level} {}:",
-            humantime::format_rfc3339_micros(SystemTime::now()),
-            meta.target()
-        )?;
-        // The message first, then the fields in the order they were given.
-        let mut fields = Fields {
-            w: &mut w,
-            message: true,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.message = false;
-        event.record(&mut fields);
-        fields.result?;
-        w.write_char('\n')
+        LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut line) => {
+                line.clear();
+                format_line(&mut line, event);
+                w.write_str(&line)
+            }
+            // An event logged while a field of another was being formatted.
+            Err(_) => {
+                let mut line = String::new();
+                format_line(&mut line, event);
+                w.write_str(&line)
+            }
+        })
     }
 }
 
-struct Fields<'a, 'w> {
-    w: &'a mut Writer<'w>,
+fn format_line(line: &mut String, event: &Event<'_>) {
+    let meta = event.metadata();
+    let level = match *meta.level() {
+        Level::ERROR => "ERROR",
+        Level::WARN => " WARN",
+        Level::INFO => " INFO",
+        Level::DEBUG => "DEBUG",
+        Level::TRACE => "TRACE",
+    };
+    push_time(line, SystemTime::now());
+    line.push(' ');
+    line.push_str(level);
+    line.push(' ');
+    line.push_str(meta.target());
+    line.push(':');
+    // The message first, then the fields in the order they were given.
+    let mut fields = Fields {
+        line,
+        message: true,
+    };
+    event.record(&mut fields);
+    fields.message = false;
+    event.record(&mut fields);
+    line.push('\n');
+}
+
+/// RFC 3339 in UTC with microseconds; the part up to the seconds is made
+/// once a second.
+fn push_time(line: &mut String, now: SystemTime) {
+    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
+    let secs = since.as_secs();
+    SECOND.with_borrow_mut(|(cached, text)| {
+        if *cached != secs {
+            text.clear();
+            let whole = UNIX_EPOCH + std::time::Duration::from_secs(secs);
+            let _ = write!(text, "{}", humantime::format_rfc3339_seconds(whole));
+            // Without its `Z`: the fraction comes first.
+            text.pop();
+            *cached = secs;
+        }
+        line.push_str(text);
+    });
+    line.push('.');
+    push_padded(line, u64::from(since.subsec_micros()), 6);
+    line.push('Z');
+}
+
+/// Decimal digits of `n`, at least `width` of them.
+fn push_padded(line: &mut String, mut n: u64, width: usize) {
+    let mut digits = [b'0'; 20];
+    let mut at = digits.len();
+    while n > 0 || digits.len() - at < width.max(1) {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+    }
+    for &d in &digits[at..] {
+        line.push(char::from(d));
+    }
+}
+
+struct Fields<'a> {
+    line: &'a mut String,
     /// This pass writes the message only; the next, everything else.
     message: bool,
-    result: fmt::Result,
 }
 
-impl Fields<'_, '_> {
-    /// Writes ` name=` and then `value`, for this pass's fields only.
-    fn field(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> fmt::Result) {
-        if self.result.is_err() || (field.name() == "message") != self.message {
-            return;
+impl Fields<'_> {
+    /// ` name=`, for this pass's fields only; false to skip the field.
+    fn start(&mut self, field: &Field) -> bool {
+        if (field.name() == "message") != self.message {
+            return false;
         }
-        self.result = self.w.write_char(' ').and_then(|()| {
-            if !self.message {
-                self.w.write_str(field.name())?;
-                self.w.write_char('=')?;
-            }
-            value(self.w)
-        });
+        self.line.push(' ');
+        if !self.message {
+            self.line.push_str(field.name());
+            self.line.push('=');
+        }
+        true
     }
 }
 
-impl Visit for Fields<'_, '_> {
+impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.field(field, |w| {
-            let plain = value
-                .bytes()
-                .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
-            if plain {
-                w.write_char('"')?;
-                w.write_str(value)?;
-                w.write_char('"')
-            } else {
-                write!(w, "{value:?}")
-            }
-        });
+        if !self.start(field) {
+            return;
+        }
+        let plain = value
+            .bytes()
+            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+        if plain {
+            self.line.push('"');
+            self.line.push_str(value);
+            self.line.push('"');
+        } else {
+            let _ = write!(self.line, "{value:?}");
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.field(field, |w| write!(w, "{value}"));
+        if self.start(field) {
+            push_padded(self.line, value, 1);
+        }
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.field(field, |w| write!(w, "{value}"));
+        if self.start(field) {
+            if value < 0 {
+                self.line.push('-');
+            }
+            push_padded(self.line, value.unsigned_abs(), 1);
+        }
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.field(field, |w| w.write_str(if value { "true" } else { "false" }));
+        if self.start(field) {
+            self.line.push_str(if value { "true" } else { "false" });
+        }
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        self.field(field, |w| {
-            if value.is_finite() && (0.0..1e12).contains(&value) {
-                // Three decimals without float formatting: these are milliseconds.
-                let thousandths = (value * 1000.0).round() as u64;
-                write!(w, "{}.{:03}", thousandths / 1000, thousandths % 1000)
-            } else {
-                write!(w, "{value}")
-            }
-        });
+        if !self.start(field) {
+            return;
+        }
+        if value.is_finite() && (0.0..1e12).contains(&value) {
+            // Three decimals without float formatting: these are milliseconds.
+            let thousandths = (value * 1000.0).round() as u64;
+            push_padded(self.line, thousandths / 1000, 1);
+            self.line.push('.');
+            push_padded(self.line, thousandths % 1000, 3);
+        } else {
+            let _ = write!(self.line, "{value}");
+        }
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        self.field(field, |w| write!(w, "{value:?}"));
+        if self.start(field) {
+            let _ = write!(self.line, "{value:?}");
+        }
     }
 }
 
@@ -152,6 +223,33 @@ mod tests {
     }
 
     #[test]
+    fn numbers_and_times_are_written_like_the_standard_formatter() {
+        for (n, width) in [
+            (0u64, 1),
+            (7, 1),
+            (42, 3),
+            (123_456, 6),
+            (5, 6),
+            (u64::MAX, 1),
+        ] {
+            let mut s = String::new();
+            super::push_padded(&mut s, n, width);
+            assert_eq!(s, format!("{n:0width$}"));
+        }
+        let t = std::time::UNIX_EPOCH + std::time::Duration::from_micros(1_795_000_123_000_042);
+        let mut s = String::new();
+        super::push_time(&mut s, t);
+        assert_eq!(s, humantime::format_rfc3339_micros(t).to_string());
+        // The cached second is not reused for another second.
+        let mut s = String::new();
+        super::push_time(&mut s, t + std::time::Duration::from_secs(3601));
+        assert_eq!(
+            s,
+            humantime::format_rfc3339_micros(t + std::time::Duration::from_secs(3601)).to_string()
+        );
+    }
+
+    #[test]
     fn a_line_has_time_level_target_message_and_fields_in_order() {
         let buf = Buf::default();
         let subscriber = tracing_subscriber::fmt()
@@ -173,6 +271,9 @@ mod tests {
             rest,
             r#" INFO restgate::access: Request request_id="ab\"c" path=/rest/api/2/x status=200 ok=true delta=-3 total_ms=1.235"#
         );
+        // The time matches the library's own RFC 3339 form to the second.
+        let t: std::time::SystemTime = humantime::parse_rfc3339(time).unwrap();
+        assert!(t.elapsed().unwrap_or_default() < std::time::Duration::from_secs(60));
         assert!(
             lines[1].ends_with(r#" WARN restgate::cli::logfmt::tests: Second reason=Some("x")"#),
             "{}",

@@ -36,6 +36,11 @@ pub fn is_reserved(name: &HeaderName) -> bool {
 
 /// Removes hop-by-hop headers and those named by `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
+    // Usually none is there: one pass over a handful of names, instead of a
+    // hashed removal per hop-by-hop name.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
         .iter()
