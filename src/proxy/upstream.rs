@@ -112,28 +112,23 @@ impl Upstream {
         }
     }
 
-    /// The newest idle connection that can take a request now.
+    /// The newest idle connection that can take a request now. One still
+    /// finishing its last response (it becomes ready a moment after the body
+    /// ends) stays for a later request; closed and expired ones go.
     fn checkout(&self) -> Option<SendRequest<RequestBody>> {
         let mut idle = self.idle.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
-        // Still finishing its last response (it becomes ready a moment after
-        // the body ends): kept for the next request.
-        let mut busy = None;
-        let mut found = None;
-        while let Some(c) = idle.pop() {
+        let mut i = idle.len();
+        while i > 0 {
+            i -= 1;
+            let c = &idle[i];
             if c.sender.is_closed() || now.duration_since(c.since) >= self.idle_timeout {
-                continue;
-            }
-            if c.sender.is_ready() {
-                found = Some(c.sender);
-                break;
-            }
-            if busy.is_none() {
-                busy = Some(c);
+                idle.remove(i);
+            } else if c.sender.is_ready() {
+                return Some(idle.remove(i).sender);
             }
         }
-        idle.extend(busy);
-        found
+        None
     }
 
     fn checkin(&self, sender: SendRequest<RequestBody>) {
@@ -316,6 +311,43 @@ mod tests {
         assert_eq!(idle(&pool), 0, "a half-read connection went back");
         let res = pool.send(get("/", &uri)).await.unwrap();
         assert_eq!(read(res).await, "hello");
+        assert_eq!(accepted.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn connections_not_ready_yet_are_kept_for_later() {
+        let (uri, accepted) = upstream().await;
+        let pool = pool(uri.clone(), 8, Duration::from_secs(60));
+        // Two connections mid-response, put in the idle list as a body that
+        // just ended would put them.
+        let mut bodies = Vec::new();
+        for _ in 0..2 {
+            let mut body = pool.send(get("/big", &uri)).await.unwrap().into_body();
+            let (p, sender) = body.conn.take().unwrap();
+            p.checkin(sender);
+            bodies.push(body);
+        }
+        assert_eq!(idle(&pool), 2);
+        assert!(
+            pool.checkout().is_none(),
+            "a busy connection was handed out"
+        );
+        assert_eq!(idle(&pool), 2, "a busy connection was dropped");
+        // Once their responses are read they serve again: no third connection.
+        for body in bodies {
+            assert_eq!(body.collect().await.unwrap().to_bytes().len(), 4 << 20);
+        }
+        wait_until(|| {
+            pool.idle
+                .lock()
+                .unwrap()
+                .iter()
+                .all(|c| c.sender.is_ready())
+        })
+        .await;
+        for _ in 0..2 {
+            read(pool.send(get("/", &uri)).await.unwrap()).await;
+        }
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
 
