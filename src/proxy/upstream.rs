@@ -69,13 +69,18 @@ impl Upstream {
         max_idle: usize,
         idle_timeout: Duration,
     ) -> Arc<Upstream> {
-        Arc::new(Upstream {
+        let pool = Arc::new(Upstream {
             connector,
             target,
             idle: Mutex::new(Vec::new()),
             max_idle,
             idle_timeout,
-        })
+        });
+        // Without a runtime (a config check) there is nothing to sweep.
+        if let Ok(rt) = tokio::runtime::Handle::try_current() {
+            rt.spawn(sweep(Arc::downgrade(&pool)));
+        }
+        pool
     }
 
     /// Sends a request (origin-form URI, `Host` set) on an idle connection
@@ -131,6 +136,15 @@ impl Upstream {
         None
     }
 
+    /// Drops the idle connections that expired or closed.
+    fn sweep(&self) {
+        let now = Instant::now();
+        self.idle
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+    }
+
     fn checkin(&self, sender: SendRequest<RequestBody>) {
         if sender.is_closed() {
             return;
@@ -162,6 +176,28 @@ impl Upstream {
             }
         });
         Ok(sender)
+    }
+}
+
+/// Sweeps a pool's idle list every half idle timeout, so a connection left
+/// idle below the ones in use is closed within 1.5× the timeout; ends with
+/// the pool (a reload builds a new one).
+async fn sweep(pool: std::sync::Weak<Upstream>) {
+    let Some(every) = pool
+        .upgrade()
+        .map(|p| (p.idle_timeout / 2).max(Duration::from_millis(10)))
+    else {
+        return;
+    };
+    let mut ticks = tokio::time::interval(every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    ticks.tick().await;
+    loop {
+        ticks.tick().await;
+        match pool.upgrade() {
+            Some(p) => p.sweep(),
+            None => return,
+        }
     }
 }
 
@@ -373,6 +409,23 @@ mod tests {
             7,
             "an expired connection was reused"
         );
+    }
+
+    #[tokio::test]
+    async fn idle_connections_are_swept_after_the_timeout_and_the_sweeper_ends_with_the_pool() {
+        let (uri, _) = upstream().await;
+        let pool = pool(uri.clone(), 8, Duration::from_millis(100));
+        let responses =
+            futures_util::future::join_all((0..3).map(|_| pool.send(get("/", &uri)))).await;
+        for res in responses {
+            read(res.unwrap()).await;
+        }
+        assert_eq!(idle(&pool), 3);
+        // No request comes: the sweeper alone closes them.
+        wait_until(|| idle(&pool) == 0).await;
+        let weak = Arc::downgrade(&pool);
+        drop(pool);
+        assert!(weak.upgrade().is_none(), "the sweeper keeps the pool alive");
     }
 
     #[tokio::test]
