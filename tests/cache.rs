@@ -239,3 +239,40 @@ async fn cold_tokens_reuse_provider_and_upstream_connections() {
         up.connections()
     );
 }
+
+#[tokio::test]
+async fn a_validation_whose_client_left_still_finishes_and_is_cached() {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-left", "alice");
+    idp.set_mode(Mode::Delay(Duration::from_millis(300)));
+    let addr = gw.addr;
+    let request = tokio::spawn(async move {
+        send_to(
+            addr,
+            "GET",
+            "/rest/api/2/myself",
+            &[("authorization", "Bearer tok-left")],
+            Default::default(),
+        )
+        .await
+    });
+    // The provider has the call; then the client gives up and its
+    // connection closes.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while idp.calls() == 0 {
+        assert!(std::time::Instant::now() < deadline, "no provider call");
+        tokio::task::yield_now().await;
+    }
+    request.abort();
+    assert!(request.await.unwrap_err().is_cancelled());
+    // The answer still lands in the cache (or this request joins the call
+    // in flight): no second provider call.
+    let res = gw.bearer("/rest/api/2/myself", "tok-left").await;
+    assert_eq!(res.status, 200);
+    assert_eq!(
+        idp.calls(),
+        1,
+        "the left client's validation was thrown away"
+    );
+    assert_eq!(up.count(), 1);
+}

@@ -26,7 +26,7 @@ use super::credential::Token;
 use super::identity::{Principal, Verdict};
 use crate::config::Cache as CacheConfig;
 use crate::metrics::Metrics;
-use crate::providers::{ProviderError, unix_now};
+use crate::providers::{ProviderError, ProviderErrorKind, unix_now};
 
 /// The cache key: a keyed digest of the token.
 pub type Key = [u8; 32];
@@ -289,11 +289,29 @@ where
                     source: Source::Hit,
                 });
             }
-            let load = async {
-                let verdict = inner.call(token).await?;
-                Ok::<_, ProviderError>(shared.entry_for(verdict))
+            // The provider call and the cache fill run as a task of their own:
+            // a client that leaves does not cancel them. The answer is cached
+            // for the next request and reaches the requests coalesced on it,
+            // and no provider stream is reset halfway.
+            let fill = {
+                let shared = shared.clone();
+                async move {
+                    let load = async {
+                        let verdict = inner.call(token).await?;
+                        Ok::<_, ProviderError>(shared.entry_for(verdict))
+                    };
+                    shared.entries.entry(key).or_try_insert_with(load).await
+                }
             };
-            match shared.entries.entry(key).or_try_insert_with(load).await {
+            let filled = match tokio::spawn(fill).await {
+                Ok(filled) => filled,
+                // A panic in a provider's code: refused, as any provider failure.
+                Err(_) => Err(Arc::new(ProviderError::new(
+                    &Arc::from("-"),
+                    ProviderErrorKind::Garbage("the validation task failed"),
+                ))),
+            };
+            match filled {
                 Ok(entry) => {
                     let source = if entry.is_fresh() {
                         Source::Miss
