@@ -8,3 +8,10 @@ use clap::Parser;
 fn main() -> ExitCode {
     restgate::cli::run(restgate::cli::Cli::parse())
 }
+
+/// mimalloc: per request, glibc's malloc spent ~6 % of the CPU (its
+/// per-thread cache overflows with 64 requests interleaved); mimalloc gave
+/// ~12 % more requests per second, and fewer bytes per cached token
+/// (419 against 486 at 1M tokens) for ~7 MB more at idle (18.4 MB).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
