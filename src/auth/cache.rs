@@ -137,8 +137,14 @@ struct Shared {
     /// One shared principal per identity: the many tokens of one user or client
     /// point to one copy, which keeps a cache entry small.
     principals: moka::sync::Cache<Arc<Principal>, Arc<Principal>>,
+    /// Validations running as tasks of their own; bounded, so clients that
+    /// send new tokens and hang up at once cannot pile up tasks.
+    detached: Arc<tokio::sync::Semaphore>,
     config: CacheConfig,
 }
+
+/// Most validations that run on after their client left.
+const MAX_DETACHED: usize = 1024;
 
 // === impl CacheLayer ===
 
@@ -174,6 +180,7 @@ impl CacheLayer {
                 entries,
                 stale,
                 principals,
+                detached: Arc::new(tokio::sync::Semaphore::new(MAX_DETACHED)),
                 config: config.clone(),
             }),
         }
@@ -292,7 +299,8 @@ where
             // The provider call and the cache fill run as a task of their own:
             // a client that leaves does not cancel them. The answer is cached
             // for the next request and reaches the requests coalesced on it,
-            // and no provider stream is reset halfway.
+            // and no provider stream is reset halfway. Past MAX_DETACHED such
+            // tasks, the fill runs in the request and ends with it.
             let fill = {
                 let shared = shared.clone();
                 async move {
@@ -303,13 +311,21 @@ where
                     shared.entries.entry(key).or_try_insert_with(load).await
                 }
             };
-            let filled = match tokio::spawn(fill).await {
-                Ok(filled) => filled,
-                // A panic in a provider's code: refused, as any provider failure.
-                Err(_) => Err(Arc::new(ProviderError::new(
-                    &Arc::from("-"),
-                    ProviderErrorKind::Garbage("the validation task failed"),
-                ))),
+            let filled = match shared.detached.clone().try_acquire_owned() {
+                Ok(permit) => match tokio::spawn(async move {
+                    let _permit = permit;
+                    fill.await
+                })
+                .await
+                {
+                    Ok(filled) => filled,
+                    // A panic in a provider's code: refused, as any provider failure.
+                    Err(_) => Err(Arc::new(ProviderError::new(
+                        &Arc::from("-"),
+                        ProviderErrorKind::Garbage("the validation task failed"),
+                    ))),
+                },
+                Err(_) => fill.await,
             };
             match filled {
                 Ok(entry) => {
@@ -444,6 +460,77 @@ mod tests {
             audiences: Vec::new(),
             exp: Some(exp),
         })
+    }
+
+    /// Sets its flag when dropped.
+    struct OnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+    impl Drop for OnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+
+    /// A lookup whose provider never answers, dropped once the provider has
+    /// the call: whether the provider's call was dropped with it.
+    async fn provider_call_dropped_with_its_request(exhaust: bool) -> bool {
+        let config = CacheConfig {
+            max_entries: 100,
+            ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(30),
+            stale_if_error: Duration::ZERO,
+        };
+        let started = Arc::new(tokio::sync::Notify::new());
+        let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (s, d) = (started.clone(), dropped.clone());
+        let provider = tower::service_fn(move |_: Token| {
+            let (s, guard) = (s.clone(), OnDrop(d.clone()));
+            async move {
+                let _guard = guard;
+                s.notify_one();
+                std::future::pending::<Result<Verdict, ProviderError>>().await
+            }
+        });
+        let mut cache = CacheLayer::new(&config).layer(provider);
+        let detached = cache.cache().shared.detached.clone();
+        let _all = if exhaust {
+            Some(
+                detached
+                    .clone()
+                    .acquire_many_owned(MAX_DETACHED as u32)
+                    .await
+                    .unwrap(),
+            )
+        } else {
+            None
+        };
+        let lookup = cache.call(Token::new("tok-gone").unwrap());
+        let request = tokio::spawn(lookup);
+        started.notified().await;
+        request.abort();
+        assert!(request.await.unwrap_err().is_cancelled());
+        // Let a detached task run on, if there is one.
+        tokio::task::yield_now().await;
+        if !exhaust {
+            assert_eq!(
+                detached.available_permits(),
+                MAX_DETACHED - 1,
+                "the running validation holds a permit"
+            );
+        }
+        dropped.load(Ordering::SeqCst)
+    }
+
+    #[tokio::test]
+    async fn a_validation_runs_on_after_its_request_ends_up_to_a_bound() {
+        assert!(
+            !provider_call_dropped_with_its_request(false).await,
+            "the provider call was cancelled"
+        );
+        assert!(
+            provider_call_dropped_with_its_request(true).await,
+            "past the bound the call outlived its request"
+        );
     }
 
     #[tokio::test]
