@@ -312,19 +312,18 @@ where
                 }
             };
             let filled = match shared.detached.clone().try_acquire_owned() {
-                Ok(permit) => match tokio::spawn(async move {
+                Ok(permit) => tokio::spawn(async move {
                     let _permit = permit;
                     fill.await
                 })
                 .await
-                {
-                    Ok(filled) => filled,
-                    // A panic in a provider's code: refused, as any provider failure.
-                    Err(_) => Err(Arc::new(ProviderError::new(
+                // A panic in a provider's code: a provider failure (503).
+                .unwrap_or_else(|_| {
+                    Err(Arc::new(ProviderError::new(
                         &Arc::from("-"),
                         ProviderErrorKind::Garbage("the validation task failed"),
-                    ))),
-                },
+                    )))
+                }),
                 Err(_) => fill.await,
             };
             match filled {
@@ -462,6 +461,15 @@ mod tests {
         })
     }
 
+    fn config() -> CacheConfig {
+        CacheConfig {
+            max_entries: 100,
+            ttl: Duration::from_secs(300),
+            negative_ttl: Duration::from_secs(30),
+            stale_if_error: Duration::ZERO,
+        }
+    }
+
     /// Sets its flag when dropped.
     struct OnDrop(Arc<std::sync::atomic::AtomicBool>);
 
@@ -474,12 +482,6 @@ mod tests {
     /// A lookup whose provider never answers, dropped once the provider has
     /// the call: whether the provider's call was dropped with it.
     async fn provider_call_dropped_with_its_request(exhaust: bool) -> bool {
-        let config = CacheConfig {
-            max_entries: 100,
-            ttl: Duration::from_secs(300),
-            negative_ttl: Duration::from_secs(30),
-            stale_if_error: Duration::ZERO,
-        };
         let started = Arc::new(tokio::sync::Notify::new());
         let dropped = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (s, d) = (started.clone(), dropped.clone());
@@ -491,7 +493,7 @@ mod tests {
                 std::future::pending::<Result<Verdict, ProviderError>>().await
             }
         });
-        let mut cache = CacheLayer::new(&config).layer(provider);
+        let mut cache = CacheLayer::new(&config()).layer(provider);
         let detached = cache.cache().shared.detached.clone();
         let _all = if exhaust {
             Some(
@@ -535,12 +537,6 @@ mod tests {
 
     #[tokio::test]
     async fn the_tokens_of_one_identity_share_one_principal_and_keep_their_own_expiry() {
-        let config = CacheConfig {
-            max_entries: 100,
-            ttl: Duration::from_secs(300),
-            negative_ttl: Duration::from_secs(30),
-            stale_if_error: Duration::ZERO,
-        };
         let calls = Arc::new(AtomicU64::new(0));
         let counter = calls.clone();
         // Token "user-N" belongs to user; each expires at its own time.
@@ -549,7 +545,7 @@ mod tests {
             let user = t.expose().split('-').next().unwrap_or_default().to_owned();
             async move { Ok::<_, ProviderError>(Verdict::Active(principal(&user, unix_now() + 60 + n))) }
         });
-        let mut cache = CacheLayer::new(&config).layer(provider);
+        let mut cache = CacheLayer::new(&config()).layer(provider);
         let mut lookup = async |t: &str| {
             let v = cache.call(Token::new(t).unwrap()).await.unwrap();
             match v.verdict {

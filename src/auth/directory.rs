@@ -52,6 +52,24 @@ impl DirectoryClient {
         }
     }
 
+    /// The principal as the product knows it: the same one when the directory
+    /// names the same user (always, without a lookup or a copy, when there is
+    /// no directory), renamed when it names another, `None` when it does not
+    /// know the user.
+    pub async fn apply(&self, p: Arc<Principal>) -> Result<Option<Arc<Principal>>, GatewayError> {
+        if matches!(self, DirectoryClient::None) {
+            return Ok(Some(p));
+        }
+        Ok(match self.resolve(&p).await? {
+            DirectoryAnswer::Found(user) if user == p.user => Some(p),
+            DirectoryAnswer::Found(user) => Some(Arc::new(Principal {
+                user,
+                ..(*p).clone()
+            })),
+            DirectoryAnswer::Unknown => None,
+        })
+    }
+
     /// Resolves a principal. Static service accounts are configured local users
     /// and are not looked up; the product's directory is asked about everyone.
     pub async fn resolve(&self, p: &Principal) -> Result<DirectoryAnswer, GatewayError> {

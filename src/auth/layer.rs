@@ -17,7 +17,7 @@ use tower_service::Service;
 use super::api_key::{ApiKeys, KeyRefusal};
 use super::cache::{CacheLayer, CachedValidator, Source};
 use super::credential::{Classifier, Credential, Token, class_name};
-use super::directory::{DirectoryAnswer, DirectoryClient};
+use super::directory::DirectoryClient;
 use super::error::GatewayError;
 use super::identity::{Principal, Verdict};
 use super::route::{RouteTable, canonicalize};
@@ -258,18 +258,11 @@ impl AuthState {
                 }
             }
         };
-        let principal = match &self.directory {
-            // No directory: the principal as it is, without a copy of its name.
-            DirectoryClient::None => principal,
-            directory => match directory.resolve(&principal).await? {
-                DirectoryAnswer::Found(user) if user == principal.user => principal,
-                DirectoryAnswer::Found(user) => Arc::new(Principal {
-                    user,
-                    ..(*principal).clone()
-                }),
-                DirectoryAnswer::Unknown => return Err(GatewayError::UnknownUser),
-            },
-        };
+        let principal = self
+            .directory
+            .apply(principal)
+            .await?
+            .ok_or(GatewayError::UnknownUser)?;
         if let Some(route) = route {
             check_route(route, &principal)?;
         }

@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::auth::api_key::ApiKeys;
 use crate::auth::credential::{Classifier, Credential, Token};
-use crate::auth::directory::{DirectoryAnswer, DirectoryClient};
+use crate::auth::directory::DirectoryClient;
 use crate::auth::identity::{Principal, Verdict, map_claims};
 use crate::config::Config;
 use crate::providers::{ProviderSet, unix_now};
@@ -175,18 +175,14 @@ async fn directory(config: &Config, report: Report) -> Report {
         return report;
     };
     match DirectoryClient::new(&config.directory, &config.cache)
-        .resolve(&p)
+        .apply(p)
         .await
     {
-        Ok(DirectoryAnswer::Found(user)) if user == p.user => report,
-        Ok(DirectoryAnswer::Found(user)) => Report {
-            principal: Some(Arc::new(Principal {
-                user,
-                ..(*p).clone()
-            })),
+        Ok(Some(p)) => Report {
+            principal: Some(p),
             ..report
         },
-        Ok(DirectoryAnswer::Unknown) => Report {
+        Ok(None) => Report {
             decision: "refused",
             reason: "403 unknown_user: not in the directory".into(),
             ..report

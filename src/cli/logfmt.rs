@@ -38,18 +38,20 @@ where
         mut w: Writer<'_>,
         event: &Event<'_>,
     ) -> fmt::Result {
-        LINE.with(|cell| match cell.try_borrow_mut() {
-            Ok(mut line) => {
-                line.clear();
-                format_line(&mut line, event);
-                w.write_str(&line)
-            }
-            // An event logged while a field of another was being formatted.
-            Err(_) => {
-                let mut line = String::new();
-                format_line(&mut line, event);
-                w.write_str(&line)
-            }
+        LINE.with(|cell| {
+            // An event logged while a field of another is being formatted
+            // finds the buffer taken and builds its line in a new one.
+            let mut own = String::new();
+            let mut reused = cell.try_borrow_mut();
+            let line = match &mut reused {
+                Ok(line) => {
+                    line.clear();
+                    &mut **line
+                }
+                Err(_) => &mut own,
+            };
+            format_line(line, event);
+            w.write_str(line)
         })
     }
 }

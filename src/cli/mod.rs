@@ -87,11 +87,8 @@ pub enum LogFormat {
     Json,
 }
 
-/// Keeps the log writer running; dropping it writes out what is queued.
-#[must_use = "logs queued when the guard drops are written then; keep it until exit"]
-pub struct LogGuard {
-    _writer: logwrite::FlushGuard,
-}
+/// Keeps the log writer running; dropping it writes out what is buffered.
+pub use logwrite::FlushGuard as LogGuard;
 
 /// Sets up `tracing` on stderr; `RUST_LOG` overrides the default `info`.
 ///
@@ -110,7 +107,7 @@ pub fn init_tracing(format: LogFormat) -> LogGuard {
         LogFormat::Text => builder.event_format(logfmt::Text).try_init(),
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
     };
-    LogGuard { _writer: guard }
+    guard
 }
 
 /// The async runtime a command runs on: several threads to serve, one for a

@@ -13,14 +13,12 @@ use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::Either;
 use hyper::body::Incoming;
-use hyper_rustls::HttpsConnectorBuilder;
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
 use super::handoff::IdentityHandoff;
 use super::headers::{remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol};
-use super::upstream::Upstream;
+use super::upstream::{self, Upstream};
 use crate::Body;
 use crate::access::RequestNote;
 use crate::auth::{GatewayError, Handoff};
@@ -68,30 +66,6 @@ impl Proxy {
     /// A proxy to `upstream.url` with a keep-alive connection pool.
     pub fn new(config: &Config, metrics: Arc<Metrics>) -> Self {
         let up = &config.upstream;
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(up.connect_timeout));
-        connector.set_nodelay(true);
-        connector.set_keepalive(Some(Duration::from_secs(60)));
-        // `https://` upstreams go through rustls; the HTTP connector must then
-        // accept non-http URIs.
-        connector.enforce_http(false);
-        let tls = up.tls.clone().unwrap_or_else(|| {
-            // Never used for an http:// upstream, but the connector wants one.
-            Arc::new(
-                rustls::ClientConfig::builder_with_provider(Arc::new(
-                    rustls::crypto::ring::default_provider(),
-                ))
-                .with_safe_default_protocol_versions()
-                .expect("ring supports the default versions")
-                .with_root_certificates(rustls::RootCertStore::empty())
-                .with_no_client_auth(),
-            )
-        });
-        let connector = HttpsConnectorBuilder::new()
-            .with_tls_config((*tls).clone())
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(connector);
         let authority = up
             .url
             .authority()
@@ -106,7 +80,12 @@ impl Proxy {
             HeaderValue::from_str(authority.as_str()).expect("an authority is a header value");
         Proxy {
             inner: Arc::new(Inner {
-                upstream: Upstream::new(connector, target, 256, Duration::from_secs(60)),
+                upstream: Upstream::new(
+                    upstream::connector(up.tls.as_deref(), up.connect_timeout),
+                    target,
+                    256,
+                    Duration::from_secs(60),
+                ),
                 authority,
                 response_timeout: up.response_timeout,
                 handoff: IdentityHandoff::new(config),

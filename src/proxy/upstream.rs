@@ -19,7 +19,7 @@ use http::{Request, Response, Uri};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper_rustls::HttpsConnector;
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
 
@@ -40,6 +40,43 @@ pub struct Upstream {
 struct Idle {
     sender: SendRequest<RequestBody>,
     since: Instant,
+}
+
+impl Idle {
+    /// Closed by the upstream, or idle for the timeout: never used again.
+    fn gone(&self, now: Instant, idle_timeout: Duration) -> bool {
+        self.sender.is_closed() || now.duration_since(self.since) >= idle_timeout
+    }
+}
+
+/// The connector for an upstream: plain TCP for `http://`, rustls with `tls`
+/// for `https://` (without it, an `https://` upstream trusts nothing).
+pub fn connector(
+    tls: Option<&rustls::ClientConfig>,
+    connect_timeout: Duration,
+) -> HttpsConnector<HttpConnector> {
+    let mut tcp = HttpConnector::new();
+    tcp.set_connect_timeout(Some(connect_timeout));
+    tcp.set_nodelay(true);
+    tcp.set_keepalive(Some(Duration::from_secs(60)));
+    // `https://` upstreams go through rustls; the TCP connector must then
+    // accept non-http URIs.
+    tcp.enforce_http(false);
+    let tls = tls.cloned().unwrap_or_else(|| {
+        // Never used for an http:// upstream, but the connector wants one.
+        rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .expect("ring supports the default versions")
+        .with_root_certificates(rustls::RootCertStore::empty())
+        .with_no_client_auth()
+    });
+    HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_or_http()
+        .enable_http1()
+        .wrap_connector(tcp)
 }
 
 /// An upstream response body. When it has been read to its end, its
@@ -126,10 +163,9 @@ impl Upstream {
         let mut i = idle.len();
         while i > 0 {
             i -= 1;
-            let c = &idle[i];
-            if c.sender.is_closed() || now.duration_since(c.since) >= self.idle_timeout {
+            if idle[i].gone(now, self.idle_timeout) {
                 idle.remove(i);
-            } else if c.sender.is_ready() {
+            } else if idle[i].sender.is_ready() {
                 return Some(idle.remove(i).sender);
             }
         }
@@ -142,7 +178,7 @@ impl Upstream {
         self.idle
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|c| !c.sender.is_closed() && now.duration_since(c.since) < self.idle_timeout);
+            .retain(|c| !c.gone(now, self.idle_timeout));
     }
 
     fn checkin(&self, sender: SendRequest<RequestBody>) {
@@ -291,21 +327,21 @@ mod tests {
     }
 
     fn pool(target: Uri, max_idle: usize, idle_timeout: Duration) -> Arc<Upstream> {
-        let mut http = HttpConnector::new();
-        http.enforce_http(false);
-        let tls = rustls::ClientConfig::builder_with_provider(Arc::new(
-            rustls::crypto::ring::default_provider(),
-        ))
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(rustls::RootCertStore::empty())
-        .with_no_client_auth();
-        let connector = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .wrap_connector(http);
-        Upstream::new(connector, target, max_idle, idle_timeout)
+        Upstream::new(
+            connector(None, Duration::from_secs(5)),
+            target,
+            max_idle,
+            idle_timeout,
+        )
+    }
+
+    /// `n` requests for `/` at once, each answer read to its end.
+    async fn send_all(pool: &Arc<Upstream>, uri: &Uri, n: usize) {
+        let responses =
+            futures_util::future::join_all((0..n).map(|_| pool.send(get("/", uri)))).await;
+        for res in responses {
+            assert_eq!(read(res.unwrap()).await, "hello");
+        }
     }
 
     fn get(path: &str, host: &Uri) -> Request<RequestBody> {
@@ -392,11 +428,7 @@ mod tests {
         let (uri, accepted) = upstream().await;
         let pool = pool(uri.clone(), 2, Duration::from_secs(60));
         // Four at once need four connections; two stay.
-        let responses =
-            futures_util::future::join_all((0..4).map(|_| pool.send(get("/", &uri)))).await;
-        for res in responses {
-            assert_eq!(read(res.unwrap()).await, "hello");
-        }
+        send_all(&pool, &uri, 4).await;
         assert_eq!(accepted.load(Ordering::SeqCst), 4);
         assert_eq!(idle(&pool), 2);
 
@@ -415,11 +447,7 @@ mod tests {
     async fn idle_connections_are_swept_after_the_timeout_and_the_sweeper_ends_with_the_pool() {
         let (uri, _) = upstream().await;
         let pool = pool(uri.clone(), 8, Duration::from_millis(100));
-        let responses =
-            futures_util::future::join_all((0..3).map(|_| pool.send(get("/", &uri)))).await;
-        for res in responses {
-            read(res.unwrap()).await;
-        }
+        send_all(&pool, &uri, 3).await;
         assert_eq!(idle(&pool), 3);
         // No request comes: the sweeper alone closes them.
         wait_until(|| idle(&pool) == 0).await;
