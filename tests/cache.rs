@@ -18,15 +18,9 @@ async fn concurrent_requests_with_one_new_token_make_one_provider_call() {
     let tasks: Vec<_> = (0..500)
         .map(|_| {
             tokio::spawn(async move {
-                send_to(
-                    addr,
-                    "GET",
-                    "/rest/api/2/myself",
-                    &[("authorization", "Bearer tok-burst")],
-                    Default::default(),
-                )
-                .await
-                .status
+                bearer_to(addr, "/rest/api/2/myself", "tok-burst")
+                    .await
+                    .status
             })
         })
         .collect();
@@ -246,16 +240,8 @@ async fn a_validation_whose_client_left_still_finishes_and_is_cached() {
     idp.add_user("tok-left", "alice");
     idp.set_mode(Mode::Delay(Duration::from_millis(300)));
     let addr = gw.addr;
-    let request = tokio::spawn(async move {
-        send_to(
-            addr,
-            "GET",
-            "/rest/api/2/myself",
-            &[("authorization", "Bearer tok-left")],
-            Default::default(),
-        )
-        .await
-    });
+    let request =
+        tokio::spawn(async move { bearer_to(addr, "/rest/api/2/myself", "tok-left").await });
     // The provider has the call; then the client gives up and its
     // connection closes.
     let deadline = std::time::Instant::now() + Duration::from_secs(10);

@@ -86,15 +86,9 @@ async fn every_series_moves_when_its_event_happens() {
         .map(|_| {
             let addr = gw.addr;
             tokio::spawn(async move {
-                send_to(
-                    addr,
-                    "GET",
-                    "/rest/api/2/myself",
-                    &[("authorization", "Bearer tok-metrics-burst")],
-                    Default::default(),
-                )
-                .await
-                .status
+                bearer_to(addr, "/rest/api/2/myself", "tok-metrics-burst")
+                    .await
+                    .status
             })
         })
         .collect();

@@ -7,7 +7,6 @@ mod common;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use bytes::Bytes;
 use common::*;
 
 const SCOPED: &str = "\n[[route]]\npath = \"/rest/api/2/myself\"\nrequire_scopes = [\"admin\"]\n";
@@ -20,15 +19,9 @@ async fn invalid_reloads_change_nothing_and_valid_ones_apply_without_failures() 
     let base = config(&idp, &up, "");
     let gw = Spawned::start(&base, "info");
     let get = |addr| async move {
-        send_to(
-            addr,
-            "GET",
-            "/rest/api/2/myself",
-            &[("authorization", "Bearer tok-reload")],
-            Bytes::new(),
-        )
-        .await
-        .status
+        bearer_to(addr, "/rest/api/2/myself", "tok-reload")
+            .await
+            .status
     };
     assert_eq!(get(gw.addr).await, 200);
     assert_eq!(idp.calls(), 1);

@@ -75,14 +75,7 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
     assert_eq!(res.status, 503);
     bodies.push_str(&String::from_utf8_lossy(&res.body));
     idp.set_mode(Mode::Delay(Duration::from_secs(3)));
-    let res = send_to(
-        gw.addr,
-        "GET",
-        "/rest/api/2/myself",
-        &[("authorization", "Bearer tok-SLOW-77aa")],
-        Bytes::new(),
-    )
-    .await;
+    let res = bearer_to(gw.addr, "/rest/api/2/myself", "tok-SLOW-77aa").await;
     assert_eq!(res.status, 503);
 
     let (status, logs) = gw.stop();

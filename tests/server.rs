@@ -146,16 +146,8 @@ async fn sigterm_lets_in_flight_requests_finish() {
     idp.add_user("tok-slow", "alice");
     let gw = Spawned::start(&config(&idp, &up, ""), "info");
     let addr = gw.addr;
-    let in_flight = tokio::spawn(async move {
-        send_to(
-            addr,
-            "GET",
-            "/rest/slow/thing",
-            &[("authorization", "Bearer tok-slow")],
-            Bytes::new(),
-        )
-        .await
-    });
+    let in_flight =
+        tokio::spawn(async move { bearer_to(addr, "/rest/slow/thing", "tok-slow").await });
     // The upstream has the request (and sleeps 500 ms on it): stop now.
     up.arrival().await;
     let stopper = tokio::task::spawn_blocking(move || gw.stop());

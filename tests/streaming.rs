@@ -66,14 +66,7 @@ async fn a_200_mb_upload_streams_with_bounded_gateway_memory() {
     let up = RecordingUpstream::start().await;
     idp.add_user("tok-big", "alice");
     let gw = Spawned::start(&config(&idp, &up, ""), "warn,restgate=info");
-    let warm = send_to(
-        gw.addr,
-        "GET",
-        "/rest/api/2/myself",
-        &[("authorization", "Bearer tok-big")],
-        Bytes::new(),
-    )
-    .await;
+    let warm = bearer_to(gw.addr, "/rest/api/2/myself", "tok-big").await;
     assert_eq!(warm.status, 200);
     let before = gw.status_kib("VmRSS:");
 

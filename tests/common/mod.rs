@@ -586,8 +586,7 @@ impl TestGateway {
     }
 
     pub async fn bearer(&self, path: &str, token: &str) -> TestResponse {
-        self.get(path, &[("authorization", &format!("Bearer {token}"))])
-            .await
+        bearer_to(self.addr, path, token).await
     }
 }
 
@@ -614,6 +613,13 @@ impl TestResponse {
 }
 
 /// Sends one request over HTTP/1.1 with the path untouched by any URL parser.
+/// `GET path` with `Authorization: Bearer token` (for a spawned task, which
+/// cannot borrow the gateway).
+pub async fn bearer_to(addr: SocketAddr, path: &str, token: &str) -> TestResponse {
+    let auth = format!("Bearer {token}");
+    send_to(addr, "GET", path, &[("authorization", &auth)], Bytes::new()).await
+}
+
 pub async fn send_to(
     addr: SocketAddr,
     method: &str,
