@@ -308,7 +308,17 @@ where
                         let verdict = inner.call(token).await?;
                         Ok::<_, ProviderError>(shared.entry_for(verdict))
                     };
-                    shared.entries.entry(key).or_try_insert_with(load).await
+                    let filled = shared.entries.entry(key).or_try_insert_with(load).await;
+                    // With the fill, not the request: it happens even when the
+                    // client has left.
+                    if let Some(entry) = filled.as_ref().ok().filter(|e| e.is_fresh()) {
+                        shared.remember_for_errors(key, entry.value());
+                        shared
+                            .metrics
+                            .cache_entries
+                            .set(shared.entries.entry_count() as i64);
+                    }
+                    filled
                 }
             };
             let filled = match shared.detached.clone().try_acquire_owned() {
@@ -334,13 +344,6 @@ where
                         Source::Coalesced
                     };
                     let value = entry.into_value();
-                    if source == Source::Miss {
-                        shared.remember_for_errors(key, &value);
-                        shared
-                            .metrics
-                            .cache_entries
-                            .set(shared.entries.entry_count() as i64);
-                    }
                     shared.record(source, &value.verdict);
                     Ok(Lookup {
                         verdict: value.verdict,
@@ -533,6 +536,41 @@ mod tests {
             provider_call_dropped_with_its_request(true).await,
             "past the bound the call outlived its request"
         );
+    }
+
+    #[tokio::test]
+    async fn a_fill_whose_client_left_still_keeps_its_answer_for_stale_if_error() {
+        let release = Arc::new(tokio::sync::Notify::new());
+        let started = Arc::new(tokio::sync::Notify::new());
+        let (r, s) = (release.clone(), started.clone());
+        let provider = tower::service_fn(move |_: Token| {
+            let (r, s) = (r.clone(), s.clone());
+            async move {
+                s.notify_one();
+                r.notified().await;
+                Ok::<_, ProviderError>(Verdict::Active(principal("alice", unix_now() + 600)))
+            }
+        });
+        let layer = CacheLayer::new(&CacheConfig {
+            stale_if_error: Duration::from_secs(3600),
+            ..config()
+        });
+        let mut cache = layer.layer(provider);
+        let request = tokio::spawn(cache.call(Token::new("tok-kept").unwrap()));
+        started.notified().await;
+        request.abort();
+        assert!(request.await.unwrap_err().is_cancelled());
+        release.notify_one();
+        let key = layer.key(&Token::new("tok-kept").unwrap());
+        let stale = layer.shared.stale.clone().unwrap();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while !stale.contains_key(&key) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the stale copy was never kept"
+            );
+            tokio::task::yield_now().await;
+        }
     }
 
     #[tokio::test]
