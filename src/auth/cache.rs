@@ -19,6 +19,7 @@ use std::time::{Duration, Instant};
 use hmac::{Hmac, Mac};
 use moka::Expiry;
 use sha2::Sha256;
+use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -269,6 +270,22 @@ impl<S> CachedValidator<S> {
     }
 }
 
+impl<S> CachedValidator<S>
+where
+    S: Service<Token, Response = Verdict, Error = ProviderError> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    /// Validates `token`. A live entry, the common case, answers here in the
+    /// caller's own future; a miss goes through [`Service::call`] (a boxed
+    /// future, and the providers), which looks the entry up once more.
+    pub async fn lookup(&self, token: Token) -> Result<Lookup, Arc<ProviderError>> {
+        if let Some(hit) = self.cache.shared.hit(&self.cache.key(&token)).await {
+            return Ok(hit);
+        }
+        self.clone().oneshot(token).await
+    }
+}
+
 impl<S> Service<Token> for CachedValidator<S>
 where
     S: Service<Token, Response = Verdict, Error = ProviderError> + Clone + Send + 'static,
@@ -289,12 +306,8 @@ where
         let shared = self.cache.shared.clone();
         let key = self.cache.key(&token);
         Box::pin(async move {
-            if let Some(e) = shared.entries.get(&key).await {
-                shared.record(Source::Hit, &e.verdict);
-                return Ok(Lookup {
-                    verdict: e.verdict,
-                    source: Source::Hit,
-                });
+            if let Some(hit) = shared.hit(&key).await {
+                return Ok(hit);
             }
             // The provider call and the cache fill run as a task of their own:
             // a client that leaves does not cancel them. The answer is cached
@@ -368,6 +381,16 @@ where
 // === impl Shared ===
 
 impl Shared {
+    /// A live entry's answer, counted as a hit.
+    async fn hit(&self, key: &Key) -> Option<Lookup> {
+        let e = self.entries.get(key).await?;
+        self.record(Source::Hit, &e.verdict);
+        Some(Lookup {
+            verdict: e.verdict,
+            source: Source::Hit,
+        })
+    }
+
     fn record(&self, source: Source, verdict: &Verdict) {
         let verdict = match verdict {
             Verdict::Active(_) => "positive",

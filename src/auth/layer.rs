@@ -10,7 +10,6 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use http::{HeaderMap, Method, Request, Uri};
-use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -240,8 +239,7 @@ impl AuthState {
             Next::Validate(token, route) => {
                 let lookup = self
                     .validator
-                    .clone()
-                    .oneshot(token)
+                    .lookup(token)
                     .await
                     .map_err(GatewayError::ProviderUnavailable)?;
                 tracing::trace!(cache = lookup.source.as_str(), "Token looked up");
