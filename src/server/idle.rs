@@ -10,7 +10,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::task::{Context, Poll};
+use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
@@ -55,6 +55,10 @@ pub struct IdleIo<T> {
     /// Ticks in a row without traffic.
     quiet: u32,
     timer: Pin<Box<Sleep>>,
+    /// The waker the running timer was last polled with. Polling it again with
+    /// the same waker before it fires would only register that waker again;
+    /// a new one (the stream moved to a tunnel task) is registered.
+    armed_for: Option<Waker>,
     busy: Busy,
 }
 
@@ -67,6 +71,7 @@ impl<T> IdleIo<T> {
             moved: false,
             quiet: 0,
             timer: Box::pin(tokio::time::sleep(tick)),
+            armed_for: None,
             busy,
         }
     }
@@ -74,6 +79,13 @@ impl<T> IdleIo<T> {
     /// True once the connection has been idle for the timeout; otherwise the
     /// timer will wake this task at its next tick.
     fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let armed = self
+            .armed_for
+            .as_ref()
+            .is_some_and(|w| w.will_wake(cx.waker()));
+        if armed && !self.timer.is_elapsed() {
+            return false;
+        }
         while self.timer.as_mut().poll(cx).is_ready() {
             // A request awaiting its upstream counts as traffic: its own
             // timeout governs.
@@ -88,6 +100,9 @@ impl<T> IdleIo<T> {
             }
             // From now, not from the missed deadline: a tick is never skipped.
             self.timer.as_mut().reset(Instant::now() + self.tick);
+        }
+        if !armed {
+            self.armed_for = Some(cx.waker().clone());
         }
         false
     }
@@ -167,5 +182,49 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
 
     fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         Pin::new(&mut self.get_mut().inner).poll_shutdown(cx)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncReadExt;
+    use tokio::net::{TcpListener, TcpStream};
+
+    use super::*;
+
+    /// A stream polled by one task, then moved to another (as an upgraded
+    /// connection moves to its tunnel task), still ends after the timeout:
+    /// the timer wakes the task that reads now, not the one that read first.
+    #[tokio::test]
+    async fn the_timeout_follows_the_stream_to_another_task() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let idle = Duration::from_millis(200);
+        let mut io = IdleIo::new(server, idle, Busy::default());
+
+        let mut io = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            let first = tokio::time::timeout(Duration::from_millis(20), io.read(&mut buf)).await;
+            assert!(first.is_err(), "nothing was sent, so the first read waits");
+            io
+        })
+        .await
+        .unwrap();
+        let started = Instant::now();
+        let ended = tokio::spawn(async move {
+            let mut buf = [0u8; 8];
+            tokio::time::timeout(Duration::from_secs(5), io.read(&mut buf)).await
+        })
+        .await
+        .unwrap();
+        assert!(
+            matches!(ended, Ok(Ok(0))),
+            "ended by the idle timeout: {ended:?}"
+        );
+        assert!(started.elapsed() < idle * 2, "took {:?}", started.elapsed());
+        drop(client);
     }
 }
