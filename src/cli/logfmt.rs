@@ -72,13 +72,8 @@ fn format_line(line: &mut String, event: &Event<'_>) {
     line.push_str(meta.target());
     line.push(':');
     // The message first, then the fields in the order they were given.
-    let mut fields = Fields {
-        line,
-        message: true,
-    };
-    event.record(&mut fields);
-    fields.message = false;
-    event.record(&mut fields);
+    let message_at = line.len();
+    event.record(&mut Fields { line, message_at });
     line.push('\n');
 }
 
@@ -119,82 +114,89 @@ fn push_padded(line: &mut String, mut n: u64, width: usize) {
 
 struct Fields<'a> {
     line: &'a mut String,
-    /// This pass writes the message only; the next, everything else.
-    message: bool,
+    /// Where the message goes: after the target, before every field. The
+    /// macros record it first; a message recorded later is moved there.
+    message_at: usize,
 }
 
 impl Fields<'_> {
-    /// ` name=`, for this pass's fields only; false to skip the field.
-    fn start(&mut self, field: &Field) -> bool {
-        if (field.name() == "message") != self.message {
-            return false;
-        }
-        self.line.push(' ');
-        if !self.message {
+    /// ` name=value` for a field, ` value` for the message, in one pass over
+    /// the event's fields.
+    fn field(&mut self, field: &Field, value: impl FnOnce(&mut String)) {
+        if field.name() != "message" {
+            self.line.push(' ');
             self.line.push_str(field.name());
             self.line.push('=');
+            value(self.line);
+        } else if self.message_at == self.line.len() {
+            self.line.push(' ');
+            value(self.line);
+        } else {
+            let mut text = String::from(" ");
+            value(&mut text);
+            self.line.insert_str(self.message_at, &text);
         }
-        true
+    }
+}
+
+/// A string in quotes, escaped as `Debug` does when it has to be.
+fn push_quoted(line: &mut String, value: &str) {
+    let plain = value
+        .bytes()
+        .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
+    if plain {
+        line.push('"');
+        line.push_str(value);
+        line.push('"');
+    } else {
+        let _ = write!(line, "{value:?}");
+    }
+}
+
+/// Milliseconds with three decimals, without float formatting.
+fn push_millis(line: &mut String, value: f64) {
+    if value.is_finite() && (0.0..1e12).contains(&value) {
+        let thousandths = (value * 1000.0).round() as u64;
+        push_padded(line, thousandths / 1000, 1);
+        line.push('.');
+        push_padded(line, thousandths % 1000, 3);
+    } else {
+        let _ = write!(line, "{value}");
     }
 }
 
 impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        if !self.start(field) {
-            return;
-        }
-        let plain = value
-            .bytes()
-            .all(|b| (b' '..=b'~').contains(&b) && b != b'"' && b != b'\\');
-        if plain {
-            self.line.push('"');
-            self.line.push_str(value);
-            self.line.push('"');
-        } else {
-            let _ = write!(self.line, "{value:?}");
-        }
+        self.field(field, |line| push_quoted(line, value));
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        if self.start(field) {
-            push_padded(self.line, value, 1);
-        }
+        self.field(field, |line| push_padded(line, value, 1));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        if self.start(field) {
+        self.field(field, |line| {
             if value < 0 {
-                self.line.push('-');
+                line.push('-');
             }
-            push_padded(self.line, value.unsigned_abs(), 1);
-        }
+            push_padded(line, value.unsigned_abs(), 1);
+        });
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        if self.start(field) {
-            self.line.push_str(if value { "true" } else { "false" });
-        }
+        self.field(field, |line| {
+            line.push_str(if value { "true" } else { "false" })
+        });
     }
 
     fn record_f64(&mut self, field: &Field, value: f64) {
-        if !self.start(field) {
-            return;
-        }
-        if value.is_finite() && (0.0..1e12).contains(&value) {
-            // Three decimals without float formatting: these are milliseconds.
-            let thousandths = (value * 1000.0).round() as u64;
-            push_padded(self.line, thousandths / 1000, 1);
-            self.line.push('.');
-            push_padded(self.line, thousandths % 1000, 3);
-        } else {
-            let _ = write!(self.line, "{value}");
-        }
+        self.field(field, |line| push_millis(line, value));
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn fmt::Debug) {
-        if self.start(field) {
-            let _ = write!(self.line, "{value:?}");
-        }
+        self.field(field, |line| {
+            let _ = write!(line, "{value:?}");
+        });
     }
 }
 
@@ -263,10 +265,11 @@ mod tests {
             tracing::info!(target: "restgate::access", request_id = "ab\"c", path = %path,
                 status = 200u16, ok = true, delta = -3i64, total_ms = 1.23456, "Request");
             tracing::warn!(reason = ?Some("x"), "Second");
+            tracing::info!(n = 1u64, message = "Third");
         });
         let text = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
-        assert_eq!(lines.len(), 2, "{text}");
+        assert_eq!(lines.len(), 3, "{text}");
         let (time, rest) = lines[0].split_once(' ').unwrap();
         assert!(time.ends_with('Z') && time.len() == 27, "{time}");
         assert_eq!(
@@ -280,6 +283,12 @@ mod tests {
             lines[1].ends_with(r#" WARN restgate::cli::logfmt::tests: Second reason=Some("x")"#),
             "{}",
             lines[1]
+        );
+        // A message given after the fields still comes first.
+        assert!(
+            lines[2].ends_with(r#" INFO restgate::cli::logfmt::tests: "Third" n=1"#),
+            "{}",
+            lines[2]
         );
     }
 }
