@@ -12,8 +12,10 @@ fn main() -> ExitCode {
 /// mimalloc: per request, glibc's malloc spent ~6 % of the CPU (its
 /// per-thread cache overflows with 64 requests interleaved); mimalloc gave
 /// ~12 % more requests per second, and fewer bytes per cached token
-/// (412 against 486 at 1M tokens). Built without transparent huge pages
-/// (`no_thp`): with them, each 2 MiB region mimalloc touched was resident
-/// whole, 8 MiB at idle (RSS 19.1 MB against 12.0 MB without).
+/// (419 against 486 at 1M tokens). Its heap asks for transparent huge pages,
+/// which won 10 of 14 interleaved runs against a build without them (fewer
+/// TLB misses, dear on a virtual machine), at the price of ~7 MB of idle RSS:
+/// each 2 MiB region touched is resident whole. `MIMALLOC_ALLOW_THP=0` in
+/// the environment trades the speed back for the memory (README).
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
