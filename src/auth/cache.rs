@@ -597,6 +597,23 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn lookup_answers_a_live_entry_itself_and_sends_a_miss_to_the_provider() {
+        let calls = Arc::new(AtomicU64::new(0));
+        let counter = calls.clone();
+        let provider = tower::service_fn(move |_: Token| {
+            counter.fetch_add(1, Ordering::SeqCst);
+            async { Ok::<_, ProviderError>(Verdict::Active(principal("alice", unix_now() + 600))) }
+        });
+        let cache = CacheLayer::new(&config()).layer(provider);
+        let source = async |t: &str| cache.lookup(Token::new(t).unwrap()).await.unwrap().source;
+        assert_eq!(source("tok-a").await, Source::Miss);
+        assert_eq!(source("tok-a").await, Source::Hit);
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "a hit asks no provider");
+        assert_eq!(source("tok-b").await, Source::Miss);
+        assert_eq!(calls.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
     async fn the_tokens_of_one_identity_share_one_principal_and_keep_their_own_expiry() {
         let calls = Arc::new(AtomicU64::new(0));
         let counter = calls.clone();
