@@ -115,6 +115,37 @@ async fn idle_connections_are_closed_but_not_while_a_request_waits() {
     assert_eq!(up.count(), 2);
 }
 
+/// hyper counts the wait for the next request head from the end of the
+/// previous response, so `header_read_timeout`, not `idle_timeout`, is how long
+/// an HTTP/1 keep-alive connection may sit between requests (README says so).
+#[tokio::test]
+async fn a_keep_alive_connection_between_requests_is_closed_after_header_read_timeout() {
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    idp.add_user("tok-idle", "alice");
+    let toml = format!(
+        "[server]\nheader_read_timeout = \"300ms\"\nidle_timeout = \"60s\"\n{}",
+        config(&idp, &up, "")
+    );
+    let gw = TestGateway::start(&toml).await;
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    let res = keep_alive_request(&mut s, "/rest/api/2/myself").await;
+    assert_eq!(raw_status(&res), 200, "{res}");
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
+    assert!(
+        closed.is_ok(),
+        "the connection was kept past the head timeout"
+    );
+    assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
 #[tokio::test]
 async fn smuggling_shapes_never_reach_the_upstream_as_two_requests() {
     let (_idp, up, gw) = setup("").await;
