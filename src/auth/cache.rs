@@ -19,7 +19,6 @@ use std::time::{Duration, Instant};
 use hmac::{Hmac, Mac};
 use moka::Expiry;
 use sha2::Sha256;
-use tower::ServiceExt;
 use tower_layer::Layer;
 use tower_service::Service;
 
@@ -275,14 +274,19 @@ where
     S: Service<Token, Response = Verdict, Error = ProviderError> + Clone + Send + 'static,
     S::Future: Send + 'static,
 {
-    /// Validates `token`. A live entry, the common case, answers here in the
-    /// caller's own future; a miss goes through [`Service::call`] (a boxed
-    /// future, and the providers), which looks the entry up once more.
+    /// Validates `token` in the caller's own future, without the boxed future
+    /// of [`Service::call`]: a live entry, the common case, answers with no
+    /// clone of the provider service.
     pub async fn lookup(&self, token: Token) -> Result<Lookup, Arc<ProviderError>> {
-        if let Some(hit) = self.cache.shared.hit(&self.cache.key(&token)).await {
+        let key = self.cache.key(&token);
+        if let Some(hit) = self.cache.shared.hit(&key).await {
             return Ok(hit);
         }
-        self.clone().oneshot(token).await
+        let mut inner = self.inner.clone();
+        std::future::poll_fn(|cx| inner.poll_ready(cx))
+            .await
+            .map_err(Arc::new)?;
+        self.cache.shared.clone().miss(inner, key, token).await
     }
 }
 
@@ -302,78 +306,14 @@ where
     fn call(&mut self, token: Token) -> Self::Future {
         // The ready service goes into the future; a clone stays for next time.
         let fresh = self.inner.clone();
-        let mut inner = std::mem::replace(&mut self.inner, fresh);
+        let inner = std::mem::replace(&mut self.inner, fresh);
         let shared = self.cache.shared.clone();
         let key = self.cache.key(&token);
         Box::pin(async move {
             if let Some(hit) = shared.hit(&key).await {
                 return Ok(hit);
             }
-            // The provider call and the cache fill run as a task of their own:
-            // a client that leaves does not cancel them. The answer is cached
-            // for the next request and reaches the requests coalesced on it,
-            // and no provider stream is reset halfway. Past MAX_DETACHED such
-            // tasks, the fill runs in the request and ends with it.
-            let fill = {
-                let shared = shared.clone();
-                async move {
-                    let load = async {
-                        let verdict = inner.call(token).await?;
-                        Ok::<_, ProviderError>(shared.entry_for(verdict))
-                    };
-                    let filled = shared.entries.entry(key).or_try_insert_with(load).await;
-                    // With the fill, not the request: it happens even when the
-                    // client has left.
-                    if let Some(entry) = filled.as_ref().ok().filter(|e| e.is_fresh()) {
-                        shared.remember_for_errors(key, entry.value());
-                        shared
-                            .metrics
-                            .cache_entries
-                            .set(shared.entries.entry_count() as i64);
-                    }
-                    filled
-                }
-            };
-            let filled = match shared.detached.clone().try_acquire_owned() {
-                Ok(permit) => tokio::spawn(async move {
-                    let _permit = permit;
-                    fill.await
-                })
-                .await
-                // A panic in a provider's code: a provider failure (503).
-                .unwrap_or_else(|_| {
-                    Err(Arc::new(ProviderError::new(
-                        &Arc::from("-"),
-                        ProviderErrorKind::Garbage("the validation task failed"),
-                    )))
-                }),
-                Err(_) => fill.await,
-            };
-            match filled {
-                Ok(entry) => {
-                    let source = if entry.is_fresh() {
-                        Source::Miss
-                    } else {
-                        Source::Coalesced
-                    };
-                    let value = entry.into_value();
-                    shared.record(source, &value.verdict);
-                    Ok(Lookup {
-                        verdict: value.verdict,
-                        source,
-                    })
-                }
-                Err(err) => match shared.stale_answer(&key) {
-                    Some(verdict) => {
-                        shared.record(Source::Stale, &verdict);
-                        Ok(Lookup {
-                            verdict,
-                            source: Source::Stale,
-                        })
-                    }
-                    None => Err(err),
-                },
-            }
+            shared.miss(inner, key, token).await
         })
     }
 }
@@ -381,6 +321,75 @@ where
 // === impl Shared ===
 
 impl Shared {
+    /// An uncached token: one provider call (coalesced with any in flight for
+    /// the same key), then the fill; a provider failure falls back to a stale
+    /// positive answer if `stale_if_error` kept one.
+    ///
+    /// The provider call and the fill run as a task of their own: a client
+    /// that leaves does not cancel them. The answer is cached for the next
+    /// request and reaches the requests coalesced on it, and no provider
+    /// stream is reset halfway. Past `MAX_DETACHED` such tasks, the fill runs
+    /// in the request and ends with it.
+    async fn miss<S>(
+        self: Arc<Self>,
+        mut inner: S,
+        key: Key,
+        token: Token,
+    ) -> Result<Lookup, Arc<ProviderError>>
+    where
+        S: Service<Token, Response = Verdict, Error = ProviderError> + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let fill = {
+            let shared = self.clone();
+            async move {
+                let load = async {
+                    let verdict = inner.call(token).await?;
+                    Ok::<_, ProviderError>(shared.entry_for(verdict))
+                };
+                let filled = shared.entries.entry(key).or_try_insert_with(load).await;
+                // With the fill, not the request: it happens even when the
+                // client has left.
+                if let Some(entry) = filled.as_ref().ok().filter(|e| e.is_fresh()) {
+                    shared.remember_for_errors(key, entry.value());
+                    shared
+                        .metrics
+                        .cache_entries
+                        .set(shared.entries.entry_count() as i64);
+                }
+                filled
+            }
+        };
+        let filled = match self.detached.clone().try_acquire_owned() {
+            Ok(permit) => tokio::spawn(async move {
+                let _permit = permit;
+                fill.await
+            })
+            .await
+            // A panic in a provider's code: a provider failure (503).
+            .unwrap_or_else(|_| {
+                Err(Arc::new(ProviderError::new(
+                    &Arc::from("-"),
+                    ProviderErrorKind::Garbage("the validation task failed"),
+                )))
+            }),
+            Err(_) => fill.await,
+        };
+        let (verdict, source) = match filled {
+            Ok(entry) => {
+                let source = if entry.is_fresh() {
+                    Source::Miss
+                } else {
+                    Source::Coalesced
+                };
+                (entry.into_value().verdict, source)
+            }
+            Err(err) => (self.stale_answer(&key).ok_or(err)?, Source::Stale),
+        };
+        self.record(source, &verdict);
+        Ok(Lookup { verdict, source })
+    }
+
     /// A live entry's answer, counted as a hit.
     async fn hit(&self, key: &Key) -> Option<Lookup> {
         let e = self.entries.get(key).await?;
