@@ -16,6 +16,8 @@ pub mod providers;
 pub mod proxy;
 pub mod server;
 pub mod stack;
+#[cfg(test)]
+mod test_support;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};

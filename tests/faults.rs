@@ -158,13 +158,7 @@ async fn a_slow_provider_gets_at_most_max_concurrent_calls() {
 #[tokio::test]
 async fn past_max_connections_clients_wait_to_be_accepted() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let idp = FakeIdp::start().await;
-    let up = RecordingUpstream::start().await;
-    let gw = TestGateway::start(&format!(
-        "[server]\nmax_connections = 2\n{}",
-        config(&idp, &up, "")
-    ))
-    .await;
+    let (_idp, _up, gw) = setup_server("max_connections = 2").await;
     let req = b"GET /secure/x HTTP/1.1\r\nHost: x\r\n\r\n";
     // Two keep-alive connections, each served once and held open.
     let mut held = Vec::new();

@@ -46,23 +46,24 @@ async fn oversized_request_heads_get_431_and_are_not_forwarded() {
 
 #[tokio::test]
 async fn slow_header_senders_are_disconnected() {
-    let idp = FakeIdp::start().await;
-    let up = RecordingUpstream::start().await;
-    let toml = format!(
-        "[server]\nheader_read_timeout = \"300ms\"\n{}",
-        config(&idp, &up, "")
-    );
-    let gw = TestGateway::start(&toml).await;
+    let (_idp, up, gw) = setup_server("header_read_timeout = \"300ms\"").await;
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     s.write_all(b"GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nX-Slow: ")
         .await
         .unwrap();
-    let started = std::time::Instant::now();
-    let mut buf = Vec::new();
-    let read = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut buf)).await;
-    assert!(read.is_ok(), "the gateway closed the connection");
-    assert!(started.elapsed() < Duration::from_secs(3));
+    let (_, took) = read_until_closed(&mut s, "the gateway closed the connection").await;
+    assert!(took < Duration::from_secs(3));
     assert_eq!(up.count(), 0);
+}
+
+/// Reads until the gateway closes `s` (failing with `why` after 5 s): what
+/// arrived meanwhile, and how long it took.
+async fn read_until_closed(s: &mut tokio::net::TcpStream, why: &str) -> (Vec<u8>, Duration) {
+    let started = std::time::Instant::now();
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "{why}");
+    (rest, started.elapsed())
 }
 
 /// One keep-alive request on `s`; returns the response head and body text.
@@ -89,14 +90,8 @@ async fn keep_alive_request(s: &mut tokio::net::TcpStream, path: &str) -> String
 
 #[tokio::test]
 async fn idle_connections_are_closed_but_not_while_a_request_waits() {
-    let idp = FakeIdp::start().await;
-    let up = RecordingUpstream::start().await;
+    let (idp, up, gw) = setup_server("idle_timeout = \"200ms\"").await;
     idp.add_user("tok-idle", "alice");
-    let toml = format!(
-        "[server]\nidle_timeout = \"200ms\"\n{}",
-        config(&idp, &up, "")
-    );
-    let gw = TestGateway::start(&toml).await;
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     // The upstream takes 500 ms, longer than the idle timeout: the request
     // awaiting its answer keeps the connection open.
@@ -106,12 +101,9 @@ async fn idle_connections_are_closed_but_not_while_a_request_waits() {
     let res = keep_alive_request(&mut s, "/rest/api/2/myself").await;
     assert_eq!(raw_status(&res), 200, "{res}");
     // Then nothing moves: the gateway closes the connection.
-    let started = std::time::Instant::now();
-    let mut rest = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
-    assert!(closed.is_ok(), "the idle connection was closed");
+    let (rest, took) = read_until_closed(&mut s, "the idle connection was closed").await;
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
-    assert!(started.elapsed() >= Duration::from_millis(150));
+    assert!(took >= Duration::from_millis(150));
     assert_eq!(up.count(), 2);
 }
 
@@ -120,30 +112,16 @@ async fn idle_connections_are_closed_but_not_while_a_request_waits() {
 /// an HTTP/1 keep-alive connection may sit between requests (README says so).
 #[tokio::test]
 async fn a_keep_alive_connection_between_requests_is_closed_after_header_read_timeout() {
-    let idp = FakeIdp::start().await;
-    let up = RecordingUpstream::start().await;
+    let (idp, _up, gw) =
+        setup_server("header_read_timeout = \"300ms\"\nidle_timeout = \"60s\"").await;
     idp.add_user("tok-idle", "alice");
-    let toml = format!(
-        "[server]\nheader_read_timeout = \"300ms\"\nidle_timeout = \"60s\"\n{}",
-        config(&idp, &up, "")
-    );
-    let gw = TestGateway::start(&toml).await;
     let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
     let res = keep_alive_request(&mut s, "/rest/api/2/myself").await;
     assert_eq!(raw_status(&res), 200, "{res}");
-    let started = std::time::Instant::now();
-    let mut rest = Vec::new();
-    let closed = tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut rest)).await;
-    assert!(
-        closed.is_ok(),
-        "the connection was kept past the head timeout"
-    );
+    let (rest, took) =
+        read_until_closed(&mut s, "the connection was kept past the head timeout").await;
     assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
-    assert!(
-        started.elapsed() >= Duration::from_millis(250),
-        "{:?}",
-        started.elapsed()
-    );
+    assert!(took >= Duration::from_millis(250), "{took:?}");
 }
 
 #[tokio::test]

@@ -22,14 +22,11 @@ fn certificate(dir: &std::path::Path) -> (String, String, String) {
 async fn tls_with_http2_by_alpn_and_http1() {
     let dir = tempfile::tempdir().unwrap();
     let (cert, key, pem) = certificate(dir.path());
-    let idp = FakeIdp::start().await;
-    let up = RecordingUpstream::start().await;
+    let (idp, up, gw) = setup_server(&format!(
+        "tls_cert_file = \"{cert}\"\ntls_key_file = \"{key}\""
+    ))
+    .await;
     idp.add_user("tok-tls", "alice");
-    let toml = format!(
-        "[server]\ntls_cert_file = \"{cert}\"\ntls_key_file = \"{key}\"\n{}",
-        config(&idp, &up, "")
-    );
-    let gw = TestGateway::start(&toml).await;
     // reqwest here has no bundled crypto provider: restgate's client installs ring.
     let _ = restgate::providers::http_client();
     let client = |h2: bool| {

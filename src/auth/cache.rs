@@ -595,14 +595,10 @@ mod tests {
         release.notify_one();
         let key = layer.key(&Token::new("tok-kept").unwrap());
         let stale = layer.shared.stale.clone().unwrap();
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !stale.contains_key(&key) {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "the stale copy was never kept"
-            );
-            tokio::task::yield_now().await;
-        }
+        crate::test_support::wait_until("the stale copy was never kept", || {
+            stale.contains_key(&key)
+        })
+        .await;
     }
 
     #[tokio::test]

@@ -289,6 +289,7 @@ impl std::fmt::Debug for UpstreamBody {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::test_support::wait_until;
     use std::sync::atomic::{AtomicUsize, Ordering};
     use std::time::Duration;
 
@@ -356,6 +357,10 @@ mod tests {
         pool.idle.lock().unwrap().len()
     }
 
+    fn all_idle(pool: &Upstream, test: impl Fn(&Idle) -> bool) -> bool {
+        pool.idle.lock().unwrap().iter().all(test)
+    }
+
     async fn read(res: Response<UpstreamBody>) -> Bytes {
         res.into_body().collect().await.unwrap().to_bytes()
     }
@@ -409,12 +414,8 @@ mod tests {
         for body in bodies {
             assert_eq!(body.collect().await.unwrap().to_bytes().len(), 4 << 20);
         }
-        wait_until(|| {
-            pool.idle
-                .lock()
-                .unwrap()
-                .iter()
-                .all(|c| c.sender.is_ready())
+        wait_until("the connections never became ready", || {
+            all_idle(&pool, |c| c.sender.is_ready())
         })
         .await;
         for _ in 0..2 {
@@ -450,7 +451,7 @@ mod tests {
         send_all(&pool, &uri, 3).await;
         assert_eq!(idle(&pool), 3);
         // No request comes: the sweeper alone closes them.
-        wait_until(|| idle(&pool) == 0).await;
+        wait_until("the idle connections were never swept", || idle(&pool) == 0).await;
         let weak = Arc::downgrade(&pool);
         drop(pool);
         assert!(weak.upgrade().is_none(), "the sweeper keeps the pool alive");
@@ -482,12 +483,8 @@ mod tests {
             let res = pool.send(get("/", &uri)).await.unwrap();
             assert_eq!(read(res).await, "ok");
             // The pooled connection's task sees the close.
-            wait_until(|| {
-                pool.idle
-                    .lock()
-                    .unwrap()
-                    .iter()
-                    .all(|c| c.sender.is_closed())
+            wait_until("the close was never seen", || {
+                all_idle(&pool, |c| c.sender.is_closed())
             })
             .await;
             assert_eq!(accepted.load(Ordering::SeqCst), n);
@@ -504,14 +501,5 @@ mod tests {
         let pool = pool(uri.clone(), 8, Duration::from_secs(60));
         let err = pool.send(get("/", &uri)).await.unwrap_err();
         assert!(matches!(err, UpstreamError::Connect(_)), "{err}");
-    }
-
-    /// Yields to the runtime until `done` holds (at most 10 s).
-    async fn wait_until(done: impl Fn() -> bool) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        while !done() {
-            assert!(std::time::Instant::now() < deadline, "condition never held");
-            tokio::task::yield_now().await;
-        }
     }
 }

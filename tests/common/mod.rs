@@ -700,6 +700,20 @@ pub async fn setup(extra: &str) -> (FakeIdp, RecordingUpstream, TestGateway) {
     (idp, up, gw)
 }
 
+/// [`setup`] with `server` as the lines of the `[server]` table.
+pub async fn setup_server(server: &str) -> (FakeIdp, RecordingUpstream, TestGateway) {
+    setup(&format!("[server]\n{server}\n")).await
+}
+
+/// Yields to the runtime until `done` holds; fails the test after 10 s.
+pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !done() {
+        assert!(std::time::Instant::now() < deadline, "{what}");
+        tokio::task::yield_now().await;
+    }
+}
+
 // === Spawned binary ===
 
 /// `restgate serve` as a child process, with its stderr collected. The address
