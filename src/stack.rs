@@ -8,12 +8,10 @@ use std::task::{Context, Poll, ready};
 
 use http::{Request, Response};
 use http_body_util::Either;
-use hyper::body::Incoming;
 use tower::ServiceBuilder;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::Body;
 use crate::access::{AccessLayer, AccessLog, RequestNote};
 use crate::auth::cache::CacheLayer;
 use crate::auth::{AuthLayer, AuthService, GatewayError};
@@ -21,6 +19,7 @@ use crate::config::Config;
 use crate::metrics::Metrics;
 use crate::providers::ProviderSet;
 use crate::proxy::{Proxy, Spoofable};
+use crate::{Body, RequestBody};
 
 /// The service a connection serves.
 pub type GatewayService = AccessLog<StripSpoofed<ErrorBoundary<AuthService<Proxy>>>>;
@@ -186,9 +185,9 @@ pub struct ErrorBoundary<S> {
 
 // === impl ErrorBoundary ===
 
-impl<S> Service<Request<Incoming>> for ErrorBoundary<S>
+impl<S> Service<Request<RequestBody>> for ErrorBoundary<S>
 where
-    S: Service<Request<Incoming>, Response = Response<Body>, Error = GatewayError>,
+    S: Service<Request<RequestBody>, Response = Response<Body>, Error = GatewayError>,
 {
     type Response = Response<Body>;
     type Error = Infallible;
@@ -205,7 +204,7 @@ where
         }
     }
 
-    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
         ErrorFuture {
             inner: self.inner.call(req),
             realm: self.realm.clone(),

@@ -116,3 +116,46 @@ async fn upstream_dying_mid_body_is_not_a_complete_response() {
     let body = http_body_util::BodyExt::collect(res.into_body()).await;
     assert!(body.is_err(), "a truncated body must surface as an error");
 }
+
+#[tokio::test]
+async fn a_chunked_upstream_body_reaches_the_client_whole_and_chunked() {
+    let addr = raw_upstream(|mut s| async move {
+        read_head(&mut s).await;
+        let _ = s
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nContent-Type: text/plain\r\n\r\n\
+                  5;ext=1\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: t\r\n\r\n",
+            )
+            .await;
+        // The upstream then waits for the next request (keep-alive).
+        let mut rest = Vec::new();
+        let _ = s.read_to_end(&mut rest).await;
+    })
+    .await;
+    let (_idp, gw) = gateway_to(addr).await;
+    let res = raw(
+        gw.addr,
+        b"GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-a\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert_eq!(raw_status(&res), 200, "{res}");
+    let (head, body) = res.split_once("\r\n\r\n").unwrap();
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("transfer-encoding: chunked"),
+        "{head}"
+    );
+    // Decode the chunks: the client gets exactly the upstream's bytes.
+    let mut rest = body;
+    let mut decoded = String::new();
+    loop {
+        let (size, after) = rest.split_once("\r\n").expect("a chunk size line");
+        let size = usize::from_str_radix(size.split(';').next().unwrap(), 16).unwrap();
+        if size == 0 {
+            break;
+        }
+        decoded.push_str(&after[..size]);
+        rest = &after[size + 2..];
+    }
+    assert_eq!(decoded, "hello world");
+}

@@ -12,18 +12,17 @@ use http::header::{self, HeaderValue};
 use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Response, StatusCode, Uri, Version};
 use http_body_util::Either;
-use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
 use super::handoff::IdentityHandoff;
 use super::headers::{remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol};
 use super::upstream::{self, Upstream};
-use crate::Body;
 use crate::access::RequestNote;
 use crate::auth::{GatewayError, Handoff};
 use crate::config::Config;
 use crate::metrics::Metrics;
+use crate::{Body, RequestBody};
 
 /// The client connection a request came on, put in request extensions by the
 /// server: made once per connection, cloned per request.
@@ -95,7 +94,7 @@ impl Proxy {
     }
 }
 
-impl Service<Request<Incoming>> for Proxy {
+impl Service<Request<RequestBody>> for Proxy {
     type Response = Response<Body>;
     type Error = GatewayError;
     type Future = Pin<Box<dyn Future<Output = Result<Response<Body>, GatewayError>> + Send>>;
@@ -105,7 +104,7 @@ impl Service<Request<Incoming>> for Proxy {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, req: Request<Incoming>) -> Self::Future {
+    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
         let inner = self.inner.clone();
         Box::pin(async move { inner.forward(req).await })
     }
@@ -114,7 +113,7 @@ impl Service<Request<Incoming>> for Proxy {
 // === impl Inner ===
 
 impl Inner {
-    async fn forward(&self, mut req: Request<Incoming>) -> Result<Response<Body>, GatewayError> {
+    async fn forward(&self, mut req: Request<RequestBody>) -> Result<Response<Body>, GatewayError> {
         let handoff = req
             .extensions_mut()
             .remove::<Handoff>()

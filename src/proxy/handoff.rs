@@ -10,7 +10,6 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 use http::request::Parts;
 use http::uri::PathAndQuery;
 use http_body_util::{BodyExt, Either, Full, Limited};
-use hyper::body::Incoming;
 
 use super::oauth1::{self, REQUESTOR, Signer};
 use crate::RequestBody;
@@ -85,11 +84,11 @@ impl IdentityHandoff {
     pub async fn apply(
         &self,
         parts: &mut Parts,
-        body: Incoming,
+        body: RequestBody,
         handoff: &Handoff,
     ) -> Result<RequestBody, GatewayError> {
         let Handoff::Asserted(p) = handoff else {
-            return Ok(Either::Left(body));
+            return Ok(body);
         };
         let h = &mut parts.headers;
         if self.strip_authorization || is_api_key(p) || matches!(self.mode, Mode::OAuth1 { .. }) {
@@ -118,7 +117,7 @@ impl IdentityHandoff {
                 if let Some((name, value)) = shared_secret {
                     h.insert(name.clone(), value.clone());
                 }
-                Ok(Either::Left(body))
+                Ok(body)
             }
             Mode::OAuth1 { signer, unknown } => {
                 if unknown.contains_key(&p.user) {
@@ -158,7 +157,7 @@ impl IdentityHandoff {
 async fn sign(
     signer: &Signer,
     parts: &mut Parts,
-    body: Incoming,
+    body: RequestBody,
     user: &str,
 ) -> Result<RequestBody, GatewayError> {
     let query = parts.uri.query().unwrap_or_default().to_owned();
@@ -184,7 +183,7 @@ async fn sign(
         params.extend(oauth1::form_pairs(&bytes));
         Either::Right(Full::new(bytes))
     } else {
-        Either::Left(body)
+        body
     };
     if params.iter().any(|(k, _)| oauth1::is_reserved_parameter(k)) {
         return Err(GatewayError::ImpersonationParameter);

@@ -18,6 +18,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 
+mod h1;
 mod idle;
 pub mod tls;
 
@@ -133,6 +134,9 @@ impl Server {
             .timer(TokioTimer::new())
             .max_header_list_size(u32::try_from(server.max_header_bytes).unwrap_or(u32::MAX));
         let graceful = GracefulShutdown::new();
+        // Tells the lean HTTP/1.1 loops to stop taking requests; hyper's
+        // connections hear it through `graceful`.
+        let (drain, draining) = tokio::sync::watch::channel(false);
         // The admin endpoints run until the process ends (health during the drain).
         if let Some(admin) = self.admin.take() {
             let state = AdminState {
@@ -155,7 +159,9 @@ impl Server {
             };
             tokio::select! {
                 accepted = self.listener.accept() => match accepted {
-                    Ok((stream, peer)) => self.serve(&builder, &graceful, stream, peer, slot),
+                    Ok((stream, peer)) => {
+                        self.serve(&builder, &graceful, &draining, stream, peer, slot);
+                    }
                     Err(e) => {
                         // Out of file descriptors and the like: back off, keep serving.
                         tracing::warn!(error = %e, "Accept failed");
@@ -168,6 +174,7 @@ impl Server {
         self.ready.store(false, Ordering::SeqCst);
         drop(self.listener);
         tracing::info!(deadline = ?server.shutdown_timeout, "Draining connections");
+        let _ = drain.send(true);
         if tokio::time::timeout(server.shutdown_timeout, graceful.shutdown())
             .await
             .is_err()
@@ -180,6 +187,7 @@ impl Server {
         &self,
         builder: &auto::Builder<TokioExecutor>,
         graceful: &GracefulShutdown,
+        draining: &tokio::sync::watch::Receiver<bool>,
         stream: TcpStream,
         peer: SocketAddr,
         slot: tokio::sync::OwnedSemaphorePermit,
@@ -197,18 +205,26 @@ impl Server {
         let current = self.current.clone();
         let busy = idle::Busy::default();
         let stream = idle::IdleIo::new(stream, idle_timeout, busy.clone());
+        let lean = h1::Shared {
+            current: current.clone(),
+            peer: client.clone(),
+            busy: busy.clone(),
+            header_read_timeout: self.config.server.header_read_timeout,
+            max_header_bytes: self.config.server.max_header_bytes,
+        };
+        let draining = draining.clone();
         // Each request takes the stack current when it arrives.
-        let svc =
-            hyper::service::service_fn(move |mut req: http::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(client.clone());
-                let in_flight = busy.enter();
-                let response = current.load().service.clone().oneshot(req);
-                async move {
-                    let response = response.await;
-                    drop(in_flight);
-                    response
-                }
-            });
+        let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+            let mut req = req.map(http_body_util::Either::Left);
+            req.extensions_mut().insert(client.clone());
+            let in_flight = busy.enter();
+            let response = current.load().service.clone().oneshot(req);
+            async move {
+                let response = response.await;
+                drop(in_flight);
+                response
+            }
+        });
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let handshake_timeout = self.config.server.header_read_timeout;
@@ -216,15 +232,21 @@ impl Server {
             // The connection's slot is freed when this task ends.
             let _slot = slot;
             let result = match tls {
-                None => {
-                    watcher
-                        .watch(
-                            builder
-                                .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                                .into_owned(),
-                        )
-                        .await
-                }
+                // Plain connections start on the lean loop; the watcher is
+                // held meanwhile, so the drain waits for them too.
+                None => match h1::serve(stream, &lean, draining).await {
+                    Ok(h1::Ended::Closed) => Ok(()),
+                    Ok(h1::Ended::Handoff(stream)) => {
+                        watcher
+                            .watch(
+                                builder
+                                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                                    .into_owned(),
+                            )
+                            .await
+                    }
+                    Err(e) => Err(e.into()),
+                },
                 Some(cfg) => match tokio::time::timeout(
                     handshake_timeout,
                     TlsAcceptor::from(cfg).accept(stream),

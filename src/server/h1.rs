@@ -1,0 +1,513 @@
+//! A lean HTTP/1.1 loop for the request API clients send most: a bodyless
+//! HTTP/1.1 request (`GET`, `HEAD`, `DELETE` …) on a plain connection.
+//!
+//! Why it exists: hyper's server connection is general (request bodies as
+//! channels, upgrades, a dispatcher between the connection and the service),
+//! and that generality was a third of restgate's CPU time per request. This
+//! loop parses the head with httparse (the parser hyper uses, with the same
+//! strict defaults), runs the request through the same stack as every other
+//! request, and writes the response itself.
+//!
+//! It takes only what it can answer exactly as hyper would. Anything else
+//! (a request body, `Transfer-Encoding`, an upgrade, `Expect`, HTTP/1.0,
+//! HTTP/2's preface, an absolute-form target, a head httparse refuses or one
+//! past `server.max_header_bytes`) hands the connection, with the bytes
+//! already read, to hyper for the rest of its life, at a request boundary:
+//! hyper then answers it, and refuses the malformed ones, exactly as before.
+
+use std::fmt::Write as _;
+use std::io;
+use std::mem::MaybeUninit;
+use std::pin::{Pin, pin};
+use std::sync::Arc;
+use std::task::{Context, Poll};
+use std::time::{Duration, SystemTime};
+
+use arc_swap::ArcSwap;
+use bytes::{Buf, BufMut, Bytes, BytesMut};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::{Method, Request, Response, StatusCode, Uri, Version};
+use http_body::Body as _;
+use http_body_util::{Either, Full};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
+use tokio::sync::watch;
+use tower::ServiceExt;
+
+use super::idle::Busy;
+use crate::proxy::Peer;
+use crate::stack::Gateway;
+use crate::{Body, RequestBody};
+
+/// Headers parsed per request; a head with more goes to hyper (which takes 100).
+const MAX_HEADERS: usize = 64;
+
+/// A data frame smaller than this is copied behind the head (one write);
+/// a larger one is written from its own buffer.
+const COALESCE: usize = 16 * 1024;
+
+/// What a connection's loop shares with the server.
+pub(super) struct Shared {
+    pub current: Arc<ArcSwap<Gateway>>,
+    pub peer: Peer,
+    pub busy: Busy,
+    pub header_read_timeout: Duration,
+    pub max_header_bytes: usize,
+}
+
+/// How the loop left a connection.
+pub(super) enum Ended<I> {
+    /// Closed (by either side, a timeout or the drain).
+    Closed,
+    /// For hyper, from the first byte it has not answered.
+    Handoff(Prefixed<I>),
+}
+
+/// Serves requests until the connection ends or needs hyper.
+pub(super) async fn serve<I>(
+    mut io: I,
+    shared: &Shared,
+    mut draining: watch::Receiver<bool>,
+) -> io::Result<Ended<I>>
+where
+    I: AsyncRead + AsyncWrite + Unpin,
+{
+    let mut buf = BytesMut::with_capacity(4096);
+    let mut spans = Vec::with_capacity(16);
+    let mut date = DateCache::default();
+    loop {
+        // hyper's rule, kept: the head must arrive within header_read_timeout
+        // of the previous response (so it also bounds an idle keep-alive).
+        let idle = buf.is_empty();
+        let read = tokio::time::timeout(
+            shared.header_read_timeout,
+            read_head(&mut io, &mut buf, &mut spans, shared.max_header_bytes),
+        );
+        let got = if idle {
+            tokio::select! {
+                biased;
+                _ = draining.wait_for(|d| *d) => return Ok(Ended::Closed),
+                got = read => got,
+            }
+        } else {
+            read.await
+        };
+        let head = match got {
+            Err(_) | Ok(Ok(Read::Eof)) => return Ok(Ended::Closed),
+            Ok(Err(e)) => return Err(e),
+            Ok(Ok(Read::Other)) => return Ok(Ended::Handoff(Prefixed::new(buf.freeze(), io))),
+            Ok(Ok(Read::Head(len))) => len,
+        };
+        let head = buf.split_to(head).freeze();
+        let Some(mut req) = build(&head, &spans) else {
+            let mut rest = BytesMut::from(head);
+            rest.unsplit(buf);
+            return Ok(Ended::Handoff(Prefixed::new(rest.freeze(), io)));
+        };
+        let keep_alive = !asks_close(req.headers());
+        let head_request = req.method() == Method::HEAD;
+        req.extensions_mut().insert(shared.peer.clone());
+        let in_flight = shared.busy.enter();
+        let mut call = pin!(shared.current.load().service.clone().oneshot(req));
+        // As hyper does, the client's side is watched while the request runs:
+        // a client that closes takes its request with it (never forwarded, or
+        // its upstream exchange dropped). Bytes of a pipelined next request
+        // wait in the buffer.
+        let res = loop {
+            tokio::select! {
+                biased;
+                Ok(res) = &mut call => break res,
+                read = io.read_buf(&mut buf), if buf.len() < shared.max_header_bytes => match read {
+                    Ok(0) | Err(_) => return Ok(Ended::Closed),
+                    Ok(_) => {}
+                },
+            }
+        };
+        let keep_alive = keep_alive && !*draining.borrow();
+        let reusable = write_response(&mut io, res, head_request, keep_alive, &mut date).await?;
+        drop(in_flight);
+        if !reusable {
+            let _ = io.shutdown().await;
+            return Ok(Ended::Closed);
+        }
+    }
+}
+
+// === reading ===
+
+enum Read {
+    /// A complete head of this many bytes, for [`build`].
+    Head(usize),
+    /// Not for this loop: hyper's.
+    Other,
+    /// The client closed between requests.
+    Eof,
+}
+
+/// Where a head's parts sit in it, as byte offsets (the head is then split
+/// off the buffer and shared, so values are not copied).
+#[derive(Clone, Copy)]
+struct Span {
+    name: (usize, usize),
+    value: (usize, usize),
+}
+
+async fn read_head<I: AsyncRead + Unpin>(
+    io: &mut I,
+    buf: &mut BytesMut,
+    spans: &mut Vec<Span>,
+    limit: usize,
+) -> io::Result<Read> {
+    loop {
+        if !buf.is_empty() {
+            match parse(buf, spans) {
+                Parse::Complete(len) => return Ok(Read::Head(len)),
+                Parse::Other => return Ok(Read::Other),
+                Parse::Partial if buf.len() >= limit => return Ok(Read::Other),
+                Parse::Partial => {}
+            }
+        }
+        if buf.capacity() - buf.len() < 1024 {
+            buf.reserve(4096);
+        }
+        if io.read_buf(buf).await? == 0 {
+            // A half-sent head on close is dropped, as hyper drops it.
+            return Ok(Read::Eof);
+        }
+    }
+}
+
+enum Parse {
+    Complete(usize),
+    Partial,
+    Other,
+}
+
+/// Parses a head with httparse's strict defaults, recording where each
+/// header is. The method, target and version are re-read by [`build`].
+fn parse(buf: &[u8], spans: &mut Vec<Span>) -> Parse {
+    let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut headers) {
+        Ok(httparse::Status::Complete(len)) => len,
+        Ok(httparse::Status::Partial) => return Parse::Partial,
+        Err(_) => return Parse::Other,
+    };
+    if req.version != Some(1) {
+        return Parse::Other;
+    }
+    let at = |s: &[u8]| {
+        let start = s.as_ptr() as usize - buf.as_ptr() as usize;
+        (start, start + s.len())
+    };
+    spans.clear();
+    spans.extend(req.headers.iter().map(|h| Span {
+        name: at(h.name.as_bytes()),
+        value: at(h.value),
+    }));
+    Parse::Complete(len)
+}
+
+/// The request for the stack, or `None` if it is one for hyper.
+fn build(head: &Bytes, spans: &[Span]) -> Option<Request<RequestBody>> {
+    // The request line again (cheap, and it keeps `parse` free of lifetimes).
+    let line_end = head.iter().position(|&b| b == b'\n')?;
+    let mut line = head[..line_end].trim_ascii_end().split(|&b| b == b' ');
+    let method = Method::from_bytes(line.next()?).ok()?;
+    let target = line.next()?;
+    // Origin form only: hyper handles absolute form, `*` and authority form.
+    if target.first() != Some(&b'/') {
+        return None;
+    }
+    let uri = Uri::from_maybe_shared(head.slice_ref(target)).ok()?;
+    // Room for what the stack adds (request id, X-Forwarded-*, identity).
+    let mut headers = HeaderMap::with_capacity(spans.len() + 8);
+    let mut lengths = 0;
+    for s in spans {
+        let name = HeaderName::from_bytes(&head[s.name.0..s.name.1]).ok()?;
+        let value = &head[s.value.0..s.value.1];
+        // A body, a protocol switch or a 100-continue handshake is hyper's.
+        if name == header::CONTENT_LENGTH {
+            lengths += 1;
+        }
+        if name == header::TRANSFER_ENCODING
+            || name == header::UPGRADE
+            || name == header::EXPECT
+            || (name == header::CONTENT_LENGTH && (value != b"0" || lengths > 1))
+        {
+            return None;
+        }
+        let value = HeaderValue::from_maybe_shared(head.slice(s.value.0..s.value.1)).ok()?;
+        headers.append(name, value);
+    }
+    let mut req = Request::new(Either::Right(Full::new(Bytes::new())));
+    *req.method_mut() = method;
+    *req.uri_mut() = uri;
+    *req.version_mut() = Version::HTTP_11;
+    *req.headers_mut() = headers;
+    Some(req)
+}
+
+/// `Connection: close` (RFC 9112 §9.6).
+fn asks_close(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
+}
+
+// === writing ===
+
+/// How a response body is delimited on the wire.
+#[derive(Clone, Copy, PartialEq)]
+enum Framing {
+    /// No body (`HEAD`, 1xx, 204, 304).
+    None,
+    Length(u64),
+    Chunked,
+    /// Until the connection closes: a `Content-Length` that does not parse.
+    Close,
+}
+
+/// Writes a response the way hyper's server does (status line, headers,
+/// `date`, `Content-Length` or chunked), and says whether the connection can
+/// take another request. A body that fails midway ends the connection, so
+/// the client sees a truncated response rather than a complete-looking one.
+async fn write_response<I: AsyncWrite + Unpin>(
+    io: &mut I,
+    res: Response<Body>,
+    head_request: bool,
+    keep_alive: bool,
+    date: &mut DateCache,
+) -> io::Result<bool> {
+    let (parts, body) = res.into_parts();
+    let status = parts.status;
+    let mut body = pin!(body);
+    let (framing, add_length) = framing(status, head_request, &parts.headers, &body);
+    let keep_alive = keep_alive && framing != Framing::Close;
+
+    let mut out = BytesMut::with_capacity(512);
+    out.put_slice(b"HTTP/1.1 ");
+    out.put_slice(status.as_str().as_bytes());
+    out.put_u8(b' ');
+    out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
+    out.put_slice(b"\r\n");
+    for (name, value) in &parts.headers {
+        // Framing is this loop's to state.
+        if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
+            continue;
+        }
+        put_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
+    }
+    if let Some(n) = add_length {
+        let _ = write!(out, "content-length: {n}\r\n");
+    }
+    if framing == Framing::Chunked {
+        put_header(&mut out, b"transfer-encoding", b"chunked");
+    }
+    if !parts.headers.contains_key(header::DATE) {
+        put_header(&mut out, b"date", date.now());
+    }
+    if !keep_alive {
+        put_header(&mut out, b"connection", b"close");
+    }
+    out.put_slice(b"\r\n");
+
+    if framing == Framing::None {
+        io.write_all(&out).await?;
+        return Ok(keep_alive);
+    }
+    let mut left = match framing {
+        Framing::Length(n) => Some(n),
+        _ => None,
+    };
+    loop {
+        // Whatever the body has ready goes out with what is buffered; the
+        // head is not held back for a body still on its way.
+        let frame = match std::future::poll_fn(|cx| Poll::Ready(body.as_mut().poll_frame(cx))).await
+        {
+            Poll::Ready(f) => f,
+            Poll::Pending => {
+                if !out.is_empty() {
+                    io.write_all(&out).await?;
+                    out.clear();
+                }
+                std::future::poll_fn(|cx| body.as_mut().poll_frame(cx)).await
+            }
+        };
+        let data = match frame {
+            None => break,
+            Some(Err(e)) => {
+                tracing::debug!(error = %e, "Response body failed; closing the connection");
+                io.write_all(&out).await?;
+                return Ok(false);
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(data) => data,
+                // Trailers are dropped, as hyper drops them for a client
+                // that did not ask for them.
+                Err(_) => continue,
+            },
+        };
+        if data.is_empty() {
+            continue;
+        }
+        if let Some(n) = &mut left {
+            let len = data.len() as u64;
+            if len > *n {
+                tracing::debug!(
+                    "Response body longer than its Content-Length; closing the connection"
+                );
+                io.write_all(&out).await?;
+                return Ok(false);
+            }
+            *n -= len;
+        }
+        if framing == Framing::Chunked {
+            let _ = write!(out, "{:x}\r\n", data.len());
+        }
+        if data.len() < COALESCE {
+            out.put_slice(&data);
+        } else {
+            io.write_all(&out).await?;
+            out.clear();
+            io.write_all(&data).await?;
+        }
+        if framing == Framing::Chunked {
+            out.put_slice(b"\r\n");
+        }
+    }
+    if framing == Framing::Chunked {
+        out.put_slice(b"0\r\n\r\n");
+    }
+    if !out.is_empty() {
+        io.write_all(&out).await?;
+    }
+    if left.is_some_and(|n| n > 0) {
+        tracing::debug!("Response body shorter than its Content-Length; closing the connection");
+        return Ok(false);
+    }
+    Ok(keep_alive)
+}
+
+/// How a response body goes on the wire, and a `Content-Length` to add
+/// (RFC 9112 §6.3).
+fn framing(
+    status: StatusCode,
+    head_request: bool,
+    headers: &HeaderMap,
+    body: &Body,
+) -> (Framing, Option<u64>) {
+    if head_request
+        || status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
+    {
+        // A HEAD response keeps the length a GET would get, or states none.
+        return (Framing::None, None);
+    }
+    if let Some(v) = headers.get(header::CONTENT_LENGTH) {
+        // One that does not parse: the body runs until the connection closes.
+        let n = v.to_str().ok().and_then(|s| s.parse::<u64>().ok());
+        return (n.map_or(Framing::Close, Framing::Length), None);
+    }
+    if body.is_end_stream() {
+        return (Framing::Length(0), Some(0));
+    }
+    match body.size_hint().exact() {
+        Some(n) => (Framing::Length(n), Some(n)),
+        None => (Framing::Chunked, None),
+    }
+}
+
+fn put_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+    out.put_slice(name);
+    out.put_slice(b": ");
+    out.put_slice(value);
+    out.put_slice(b"\r\n");
+}
+
+/// The `date` header, formatted once a second (RFC 9110 §6.6.1).
+#[derive(Default)]
+struct DateCache {
+    second: u64,
+    text: Vec<u8>,
+}
+
+impl DateCache {
+    fn now(&mut self) -> &[u8] {
+        let now = SystemTime::now();
+        let second = now
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        if second != self.second || self.text.is_empty() {
+            self.second = second;
+            self.text = httpdate::fmt_http_date(now).into_bytes();
+        }
+        &self.text
+    }
+}
+
+// === impl Prefixed ===
+
+pin_project_lite::pin_project! {
+    /// A connection with bytes already read from it put back in front.
+    pub(super) struct Prefixed<I> {
+        prefix: Bytes,
+        #[pin]
+        io: I,
+    }
+}
+
+impl<I> Prefixed<I> {
+    fn new(prefix: Bytes, io: I) -> Self {
+        Prefixed { prefix, io }
+    }
+}
+
+impl<I: AsyncRead> AsyncRead for Prefixed<I> {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        out: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let this = self.project();
+        if this.prefix.is_empty() {
+            return this.io.poll_read(cx, out);
+        }
+        let n = this.prefix.len().min(out.remaining());
+        out.put_slice(&this.prefix[..n]);
+        this.prefix.advance(n);
+        Poll::Ready(Ok(()))
+    }
+}
+
+impl<I: AsyncWrite> AsyncWrite for Prefixed<I> {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        data: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write(cx, data)
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        self.project().io.poll_write_vectored(cx, bufs)
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        self.io.is_write_vectored()
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_flush(cx)
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        self.project().io.poll_shutdown(cx)
+    }
+}

@@ -1,0 +1,165 @@
+//! HTTP/1.1 connections: pipelining, keep-alive, `HEAD`, `Connection: close`,
+//! a request with a body after bodyless ones on the same connection (the
+//! lean loop hands the connection to hyper mid-way), malformed heads, and
+//! idle connections at shutdown.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+/// The responses in `raw`, split after each head and its `Content-Length`
+/// body (the tests' upstream always states a length): (status, head, body).
+fn responses(raw: &[u8], head_requests: &[bool]) -> Vec<(u16, String, String)> {
+    let mut out = Vec::new();
+    let mut rest = raw;
+    for &head_only in head_requests {
+        let end = rest
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .unwrap_or_else(|| panic!("a response head in {:?}", String::from_utf8_lossy(rest)))
+            + 4;
+        let head = String::from_utf8_lossy(&rest[..end]).into_owned();
+        let length: usize = head
+            .lines()
+            .find_map(|l| {
+                let (n, v) = l.split_once(':')?;
+                n.eq_ignore_ascii_case("content-length")
+                    .then(|| v.trim().parse().unwrap())
+            })
+            .unwrap_or(0);
+        let length = if head_only { 0 } else { length };
+        let body = String::from_utf8_lossy(&rest[end..end + length]).into_owned();
+        out.push((raw_status(&head), head, body));
+        rest = &rest[end + length..];
+    }
+    assert!(
+        rest.is_empty(),
+        "bytes after the last response: {:?}",
+        String::from_utf8_lossy(rest)
+    );
+    out
+}
+
+/// Sends `requests` in one write and reads until the gateway closes.
+async fn exchange(gw: &TestGateway, requests: &str) -> Vec<u8> {
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(requests.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut out))
+        .await
+        .expect("the gateway closed the connection after Connection: close")
+        .unwrap();
+    out
+}
+
+#[tokio::test]
+async fn pipelined_requests_are_answered_in_order_on_one_connection() {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-p", "alice");
+    let out = exchange(
+        &gw,
+        "GET /rest/api/2/one HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-p\r\n\r\n\
+         GET /rest/api/2/missing-token HTTP/1.1\r\nHost: x\r\n\r\n\
+         GET /rest/api/2/three HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-p\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let got = responses(&out, &[false, false, false]);
+    let statuses: Vec<u16> = got.iter().map(|r| r.0).collect();
+    assert_eq!(statuses, [200, 401, 200]);
+    assert!(got[0].2.contains("alice"), "{}", got[0].2);
+    assert!(got[2].1.to_ascii_lowercase().contains("connection: close"));
+    let paths: Vec<String> = up.seen().into_iter().map(|s| s.uri).collect();
+    assert_eq!(paths, ["/rest/api/2/one", "/rest/api/2/three"]);
+    assert_eq!(up.connections(), 1);
+}
+
+#[tokio::test]
+async fn a_request_with_a_body_after_bodyless_ones_is_forwarded_whole() {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-b", "alice");
+    // The second request and its body are already buffered when the first
+    // is answered: none of it may be lost or read as a request.
+    let out = exchange(
+        &gw,
+        "GET /rest/api/2/first HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-b\r\n\r\n\
+         POST /rest/api/2/second HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-b\r\n\
+         Content-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"GET /x\":\"y\"}\r\n\
+         GET /rest/api/2/third HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-b\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let got = responses(&out, &[false, false, false]);
+    assert!(got.iter().all(|r| r.0 == 200), "{got:?}");
+    let seen = up.seen();
+    let shapes: Vec<(String, String, usize)> = seen
+        .iter()
+        .map(|s| (s.method.clone(), s.uri.clone(), s.body_len))
+        .collect();
+    assert_eq!(
+        shapes,
+        [
+            ("GET".into(), "/rest/api/2/first".into(), 0),
+            ("POST".into(), "/rest/api/2/second".into(), 16),
+            ("GET".into(), "/rest/api/2/third".into(), 0),
+        ]
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.header("x-forwarded-user").as_deref() == Some("alice"))
+    );
+}
+
+#[tokio::test]
+async fn head_responses_have_no_body_and_the_connection_goes_on() {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-h", "alice");
+    let out = exchange(
+        &gw,
+        "HEAD /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-h\r\n\r\n\
+         GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-h\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let got = responses(&out, &[true, false]);
+    assert_eq!((got[0].0, got[1].0), (200, 200));
+    assert!(got[1].2.contains("alice"));
+    assert_eq!(up.seen()[0].method, "HEAD");
+}
+
+#[tokio::test]
+async fn a_malformed_head_is_refused_and_never_forwarded() {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-m", "alice");
+    for bad in [
+        "GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nBad Name: y\r\n\r\n",
+        "GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\n Folded: y\r\n\r\n",
+        "GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n",
+    ] {
+        let res = raw(gw.addr, bad.as_bytes()).await;
+        assert_eq!(raw_status(&res), 400, "{bad:?} got {res:?}");
+    }
+    assert_eq!(up.count(), 0);
+}
+
+#[tokio::test]
+async fn idle_keep_alive_connections_close_when_the_gateway_stops() {
+    let (idp, _up, gw) = setup_server("header_read_timeout = \"60s\"").await;
+    idp.add_user("tok-s", "alice");
+    let mut s = TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(
+        b"GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-s\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut buf = vec![0u8; 4096];
+    let n = s.read(&mut buf).await.unwrap();
+    assert_eq!(raw_status(&String::from_utf8_lossy(&buf[..n])), 200);
+    // Stopping the gateway closes the idle connection now, not after the
+    // 60 s a next request may take.
+    drop(gw);
+    let mut rest = Vec::new();
+    let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
+    assert!(closed.is_ok(), "the idle connection outlived the gateway");
+}
