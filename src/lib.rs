@@ -18,6 +18,7 @@ pub mod server;
 pub mod stack;
 #[cfg(test)]
 mod test_support;
+mod wire;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};

@@ -23,18 +23,25 @@ use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
 use hyper_util::client::legacy::connect::HttpConnector;
 use tower_service::Service;
 
+use super::lean::{LeanBody, LeanConn};
 use crate::RequestBody;
+use http_body::Body as _;
+use http_body_util::Either;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The pool for one upstream.
 pub struct Upstream {
-    connector: HttpsConnector<HttpConnector>,
+    pub(super) connector: HttpsConnector<HttpConnector>,
     /// Scheme and authority, for the connector.
-    target: Uri,
+    pub(super) target: Uri,
+    /// hyper's connections, for requests with a body and upgrades.
     idle: Mutex<Vec<Idle>>,
-    max_idle: usize,
-    idle_timeout: Duration,
+    /// The lean client's connections, for bodyless requests.
+    pub(super) lean: Mutex<Vec<LeanConn>>,
+    /// The cap of each idle list.
+    pub(super) max_idle: usize,
+    pub(super) idle_timeout: Duration,
 }
 
 struct Idle {
@@ -82,9 +89,16 @@ pub fn connector(
 /// An upstream response body. When it has been read to its end, its
 /// connection goes back to the pool as it is dropped.
 pub struct UpstreamBody {
-    inner: Incoming,
-    ended: bool,
-    conn: Option<(Arc<Upstream>, SendRequest<RequestBody>)>,
+    kind: Kind,
+}
+
+enum Kind {
+    Hyper {
+        inner: Incoming,
+        ended: bool,
+        conn: Option<(Arc<Upstream>, SendRequest<RequestBody>)>,
+    },
+    Lean(LeanBody),
 }
 
 /// Why a request got no response.
@@ -94,6 +108,10 @@ pub enum UpstreamError {
     Connect(BoxError),
     #[error("the upstream connection failed: {0}")]
     Request(#[from] hyper::Error),
+    #[error("the upstream connection failed: {0}")]
+    Io(std::io::Error),
+    #[error("the upstream's answer is not valid HTTP/1.1: {0}")]
+    Malformed(&'static str),
 }
 
 // === impl Upstream ===
@@ -110,6 +128,7 @@ impl Upstream {
             connector,
             target,
             idle: Mutex::new(Vec::new()),
+            lean: Mutex::new(Vec::new()),
             max_idle,
             idle_timeout,
         });
@@ -126,6 +145,9 @@ impl Upstream {
         self: &Arc<Self>,
         mut req: Request<RequestBody>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        if matches!(req.body(), Either::Right(full) if full.is_end_stream()) {
+            return self.send_lean(req).await;
+        }
         // Each try takes a different idle connection, so this ends; a new
         // connection's error is final.
         loop {
@@ -137,10 +159,12 @@ impl Upstream {
                 Ok(res) => {
                     let upgraded = res.status() == http::StatusCode::SWITCHING_PROTOCOLS;
                     return Ok(res.map(|inner| UpstreamBody {
-                        inner,
-                        ended: false,
-                        // A switched connection is the tunnel's now.
-                        conn: (!upgraded).then(|| (self.clone(), sender)),
+                        kind: Kind::Hyper {
+                            inner,
+                            ended: false,
+                            // A switched connection is the tunnel's now.
+                            conn: (!upgraded).then(|| (self.clone(), sender)),
+                        },
                     }));
                 }
                 Err(mut e) => match e.take_message() {
@@ -179,6 +203,10 @@ impl Upstream {
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
             .retain(|c| !c.gone(now, self.idle_timeout));
+        self.lean
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .retain(|c| now.duration_since(c.since) < self.idle_timeout);
     }
 
     fn checkin(&self, sender: SendRequest<RequestBody>) {
@@ -239,40 +267,63 @@ async fn sweep(pool: std::sync::Weak<Upstream>) {
 
 // === impl UpstreamBody ===
 
+impl UpstreamBody {
+    pub(super) fn lean(body: LeanBody) -> Self {
+        UpstreamBody {
+            kind: Kind::Lean(body),
+        }
+    }
+}
+
 impl http_body::Body for UpstreamBody {
     type Data = Bytes;
-    type Error = hyper::Error;
+    type Error = BoxError;
 
     fn poll_frame(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        let polled = Pin::new(&mut self.inner).poll_frame(cx);
-        match &polled {
-            Poll::Ready(None) => self.ended = true,
-            // The connection is broken: it does not go back.
-            Poll::Ready(Some(Err(_))) => self.conn = None,
-            _ => {}
+    ) -> Poll<Option<Result<Frame<Bytes>, BoxError>>> {
+        match &mut self.kind {
+            Kind::Lean(body) => body.poll_frame(cx),
+            Kind::Hyper { inner, ended, conn } => {
+                let polled = Pin::new(inner).poll_frame(cx);
+                match &polled {
+                    Poll::Ready(None) => *ended = true,
+                    // The connection is broken: it does not go back.
+                    Poll::Ready(Some(Err(_))) => *conn = None,
+                    _ => {}
+                }
+                polled.map_err(Into::into)
+            }
         }
-        polled
     }
 
     fn is_end_stream(&self) -> bool {
-        self.ended || self.inner.is_end_stream()
+        match &self.kind {
+            Kind::Lean(body) => body.is_end_stream(),
+            Kind::Hyper { inner, ended, .. } => *ended || inner.is_end_stream(),
+        }
     }
 
     fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
+        match &self.kind {
+            Kind::Lean(body) => body.size_hint(),
+            Kind::Hyper { inner, .. } => inner.size_hint(),
+        }
     }
 }
 
 impl Drop for UpstreamBody {
     fn drop(&mut self) {
         // A body dropped before its end (the client went away) leaves its
-        // connection mid-response: it is closed, not reused.
-        if let Some((pool, sender)) = self.conn.take() {
-            if http_body::Body::is_end_stream(self) {
-                pool.checkin(sender);
+        // connection mid-response: it is closed, not reused. (A lean body
+        // sees to its own connection.)
+        let end = http_body::Body::is_end_stream(self);
+        if let Kind::Hyper { conn, .. } = &mut self.kind {
+            if let Some((pool, sender)) = conn.take() {
+                if end {
+                    pool.checkin(sender);
+                }
             }
         }
     }
@@ -281,7 +332,7 @@ impl Drop for UpstreamBody {
 impl std::fmt::Debug for UpstreamBody {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UpstreamBody")
-            .field("ended", &self.ended)
+            .field("ended", &http_body::Body::is_end_stream(self))
             .finish_non_exhaustive()
     }
 }
@@ -345,11 +396,13 @@ mod tests {
         }
     }
 
+    /// A `GET` with a one-byte body: requests with a body take hyper's
+    /// client, which these tests are about (the lean client has its own).
     fn get(path: &str, host: &Uri) -> Request<RequestBody> {
         Request::builder()
             .uri(path)
             .header(http::header::HOST, host.authority().unwrap().as_str())
-            .body(Either::Right(Full::new(Bytes::new())))
+            .body(Either::Right(Full::new(Bytes::from_static(b"x"))))
             .unwrap()
     }
 
@@ -400,7 +453,10 @@ mod tests {
         let mut bodies = Vec::new();
         for _ in 0..2 {
             let mut body = pool.send(get("/big", &uri)).await.unwrap().into_body();
-            let (p, sender) = body.conn.take().unwrap();
+            let Kind::Hyper { conn, .. } = &mut body.kind else {
+                panic!("a request with a body went through the lean client");
+            };
+            let (p, sender) = conn.take().unwrap();
             p.checkin(sender);
             bodies.push(body);
         }

@@ -25,7 +25,7 @@ use std::time::{Duration, SystemTime};
 
 use arc_swap::ArcSwap;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
-use http::header::{self, HeaderMap, HeaderName, HeaderValue};
+use http::header::{self, HeaderMap};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body::Body as _;
 use http_body_util::{Either, Full};
@@ -36,6 +36,7 @@ use tower::ServiceExt;
 use super::idle::Busy;
 use crate::proxy::Peer;
 use crate::stack::Gateway;
+use crate::wire::{self, Span};
 use crate::{Body, RequestBody};
 
 /// Headers parsed per request; a head with more goes to hyper (which takes 100).
@@ -103,7 +104,7 @@ where
             rest.unsplit(buf);
             return Ok(Ended::Handoff(Prefixed::new(rest.freeze(), io)));
         };
-        let keep_alive = !asks_close(req.headers());
+        let keep_alive = !wire::says_close(req.headers());
         let head_request = req.method() == Method::HEAD;
         req.extensions_mut().insert(shared.peer.clone());
         let in_flight = shared.busy.enter();
@@ -141,14 +142,6 @@ enum Read {
     Other,
     /// The client closed between requests.
     Eof,
-}
-
-/// Where a head's parts sit in it, as byte offsets (the head is then split
-/// off the buffer and shared, so values are not copied).
-#[derive(Clone, Copy)]
-struct Span {
-    name: (usize, usize),
-    value: (usize, usize),
 }
 
 async fn read_head<I: AsyncRead + Unpin>(
@@ -195,15 +188,7 @@ fn parse(buf: &[u8], spans: &mut Vec<Span>) -> Parse {
     if req.version != Some(1) {
         return Parse::Other;
     }
-    let at = |s: &[u8]| {
-        let start = s.as_ptr() as usize - buf.as_ptr() as usize;
-        (start, start + s.len())
-    };
-    spans.clear();
-    spans.extend(req.headers.iter().map(|h| Span {
-        name: at(h.name.as_bytes()),
-        value: at(h.value),
-    }));
+    wire::record(buf, req.headers, spans);
     Parse::Complete(len)
 }
 
@@ -220,24 +205,20 @@ fn build(head: &Bytes, spans: &[Span]) -> Option<Request<RequestBody>> {
     }
     let uri = Uri::from_maybe_shared(head.slice_ref(target)).ok()?;
     // Room for what the stack adds (request id, X-Forwarded-*, identity).
-    let mut headers = HeaderMap::with_capacity(spans.len() + 8);
-    let mut lengths = 0;
-    for s in spans {
-        let name = HeaderName::from_bytes(&head[s.name.0..s.name.1]).ok()?;
-        let value = &head[s.value.0..s.value.1];
-        // A body, a protocol switch or a 100-continue handshake is hyper's.
-        if name == header::CONTENT_LENGTH {
-            lengths += 1;
-        }
-        if name == header::TRANSFER_ENCODING
-            || name == header::UPGRADE
-            || name == header::EXPECT
-            || (name == header::CONTENT_LENGTH && (value != b"0" || lengths > 1))
-        {
-            return None;
-        }
-        let value = HeaderValue::from_maybe_shared(head.slice(s.value.0..s.value.1)).ok()?;
-        headers.append(name, value);
+    let headers = wire::header_map(head, spans, 8)?;
+    // A body, a protocol switch or a 100-continue handshake is hyper's.
+    let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
+    let empty = match (lengths.next(), lengths.next()) {
+        (None, _) => true,
+        (Some(v), None) => v == "0",
+        (Some(_), Some(_)) => false,
+    };
+    if !empty
+        || headers.contains_key(header::TRANSFER_ENCODING)
+        || headers.contains_key(header::UPGRADE)
+        || headers.contains_key(header::EXPECT)
+    {
+        return None;
     }
     let mut req = Request::new(Either::Right(Full::new(Bytes::new())));
     *req.method_mut() = method;
@@ -245,15 +226,6 @@ fn build(head: &Bytes, spans: &[Span]) -> Option<Request<RequestBody>> {
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
     Some(req)
-}
-
-/// `Connection: close` (RFC 9112 §9.6).
-fn asks_close(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
-        .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"))
 }
 
 // === writing ===
@@ -297,19 +269,19 @@ async fn write_response<I: AsyncWrite + Unpin>(
         if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
             continue;
         }
-        put_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
+        wire::put_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
     if let Some(n) = add_length {
         let _ = write!(out, "content-length: {n}\r\n");
     }
     if framing == Framing::Chunked {
-        put_header(&mut out, b"transfer-encoding", b"chunked");
+        wire::put_header(&mut out, b"transfer-encoding", b"chunked");
     }
     if !parts.headers.contains_key(header::DATE) {
-        put_header(&mut out, b"date", date.now());
+        wire::put_header(&mut out, b"date", date.now());
     }
     if !keep_alive {
-        put_header(&mut out, b"connection", b"close");
+        wire::put_header(&mut out, b"connection", b"close");
     }
     out.put_slice(b"\r\n");
 
@@ -418,13 +390,6 @@ fn framing(
         Some(n) => (Framing::Length(n), Some(n)),
         None => (Framing::Chunked, None),
     }
-}
-
-fn put_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
-    out.put_slice(name);
-    out.put_slice(b": ");
-    out.put_slice(value);
-    out.put_slice(b"\r\n");
 }
 
 /// The `date` header, formatted once a second (RFC 9110 §6.6.1).
