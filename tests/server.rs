@@ -124,6 +124,25 @@ async fn a_keep_alive_connection_between_requests_is_closed_after_header_read_ti
     assert!(took >= Duration::from_millis(250), "{took:?}");
 }
 
+/// The head timeout runs from the end of each response, not from the
+/// connection's start: requests that each take longer than it, back to back,
+/// keep the connection.
+#[tokio::test]
+async fn the_head_timeout_restarts_after_every_response() {
+    let (idp, up, gw) =
+        setup_server("header_read_timeout = \"300ms\"\nidle_timeout = \"60s\"").await;
+    idp.add_user("tok-idle", "alice");
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    // Each takes 500 ms upstream: 1.5 s on one connection in all.
+    for _ in 0..3 {
+        let res = keep_alive_request(&mut s, "/rest/slow/x").await;
+        assert_eq!(raw_status(&res), 200, "{res}");
+    }
+    assert_eq!(up.connections(), 1);
+    let (_, took) = read_until_closed(&mut s, "the idle connection was never closed").await;
+    assert!(took >= Duration::from_millis(250), "{took:?}");
+}
+
 #[tokio::test]
 async fn smuggling_shapes_never_reach_the_upstream_as_two_requests() {
     let (_idp, up, gw) = setup("").await;

@@ -75,28 +75,39 @@ where
     let mut buf = BytesMut::with_capacity(4096);
     let mut spans = Vec::with_capacity(16);
     let mut date = DateCache::default();
+    // hyper's rule, kept: the head must arrive within header_read_timeout of
+    // the previous response (so it also bounds an idle keep-alive). One timer
+    // per connection, pushed back only when it fires early: a fresh timer per
+    // request cost as much as parsing the head.
+    let mut head_timer = pin!(tokio::time::sleep(shared.header_read_timeout));
     loop {
-        // hyper's rule, kept: the head must arrive within header_read_timeout
-        // of the previous response (so it also bounds an idle keep-alive).
+        let deadline = tokio::time::Instant::now() + shared.header_read_timeout;
         let idle = buf.is_empty();
-        let read = tokio::time::timeout(
-            shared.header_read_timeout,
-            read_head(&mut io, &mut buf, &mut spans, shared.max_header_bytes),
-        );
-        let got = if idle {
-            tokio::select! {
-                biased;
-                _ = draining.wait_for(|d| *d) => return Ok(Ended::Closed),
-                got = read => got,
+        let got = {
+            let mut read = pin!(read_head(
+                &mut io,
+                &mut buf,
+                &mut spans,
+                shared.max_header_bytes
+            ));
+            loop {
+                tokio::select! {
+                    biased;
+                    got = &mut read => break got,
+                    () = &mut head_timer => {
+                        if tokio::time::Instant::now() >= deadline {
+                            return Ok(Ended::Closed);
+                        }
+                        head_timer.as_mut().reset(deadline);
+                    }
+                    _ = draining.wait_for(|d| *d), if idle => return Ok(Ended::Closed),
+                }
             }
-        } else {
-            read.await
         };
-        let head = match got {
-            Err(_) | Ok(Ok(Read::Eof)) => return Ok(Ended::Closed),
-            Ok(Err(e)) => return Err(e),
-            Ok(Ok(Read::Other)) => return Ok(Ended::Handoff(Prefixed::new(buf.freeze(), io))),
-            Ok(Ok(Read::Head(len))) => len,
+        let head = match got? {
+            Read::Eof => return Ok(Ended::Closed),
+            Read::Other => return Ok(Ended::Handoff(Prefixed::new(buf.freeze(), io))),
+            Read::Head(len) => len,
         };
         let head = buf.split_to(head).freeze();
         let Some(mut req) = build(&head, &spans) else {
