@@ -286,7 +286,9 @@ where
         std::future::poll_fn(|cx| inner.poll_ready(cx))
             .await
             .map_err(Arc::new)?;
-        self.cache.shared.clone().miss(inner, key, token).await
+        // Boxed: the miss path's state is kilobytes, and a future carries the
+        // size of its largest state; inline, every hit would move it around.
+        Box::pin(self.cache.shared.clone().miss(inner, key, token)).await
     }
 }
 

@@ -79,7 +79,9 @@ impl DirectoryClient {
                 Ok(DirectoryAnswer::Found(p.user.clone()))
             }
             DirectoryClient::Static(dir) => Ok(static_lookup(dir, p)),
-            DirectoryClient::Atlassian(lookup) => lookup.resolve(p).await,
+            // Boxed: a product call is kilobytes of future state that every
+            // request's future would otherwise carry and move.
+            DirectoryClient::Atlassian(lookup) => Box::pin(lookup.resolve(p)).await,
         }
     }
 }

@@ -108,7 +108,8 @@ impl Upstream {
         loop {
             let (mut conn, reused) = match self.checkout_lean() {
                 Some(c) => (c, true),
-                None => (self.connect_lean().await?, false),
+                // Boxed: the connector's future holds a TLS-capable stream.
+                None => (Box::pin(self.connect_lean()).await?, false),
             };
             if let Err(e) = conn.io.write_all(&head).await {
                 if reused {

@@ -143,11 +143,21 @@ impl Upstream {
     /// or a new one.
     pub async fn send(
         self: &Arc<Self>,
-        mut req: Request<RequestBody>,
+        req: Request<RequestBody>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         if matches!(req.body(), Either::Right(full) if full.is_end_stream()) {
             return self.send_lean(req).await;
         }
+        // Boxed: hyper's exchange and handshake are kilobytes of future state
+        // that the lean path would otherwise carry and move on every request.
+        Box::pin(self.send_hyper(req)).await
+    }
+
+    /// Through hyper's client: requests with a body, and upgrades.
+    async fn send_hyper(
+        self: &Arc<Self>,
+        mut req: Request<RequestBody>,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
         // Each try takes a different idle connection, so this ends; a new
         // connection's error is final.
         loop {
