@@ -34,11 +34,27 @@ pub fn is_reserved(name: &HeaderName) -> bool {
     HOP_BY_HOP.contains(name) || RESERVED.contains(name) || *name == "x-forwarded-proto"
 }
 
+/// [`HOP_BY_HOP`] by spelling: a length switch and one comparison, where
+/// `HeaderName` equality against each entry was a tenth of the forwarding.
+fn is_hop_by_hop(name: &HeaderName) -> bool {
+    matches!(
+        name.as_str(),
+        "connection"
+            | "proxy-connection"
+            | "keep-alive"
+            | "te"
+            | "transfer-encoding"
+            | "upgrade"
+            | "proxy-authorization"
+            | "proxy-authenticate"
+    )
+}
+
 /// Removes hop-by-hop headers and those named by `Connection`.
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // Usually none is there: one pass over a handful of names, instead of a
     // hashed removal per hop-by-hop name.
-    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+    if !headers.keys().any(is_hop_by_hop) {
         return;
     }
     let listed: Vec<HeaderName> = headers
@@ -166,6 +182,22 @@ fn same_prefix(name: &[u8], prefix: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_hop_by_hop_spelling_check_agrees_with_the_list() {
+        for name in &HOP_BY_HOP {
+            assert!(is_hop_by_hop(name), "{name}");
+        }
+        for name in [
+            header::HOST,
+            header::AUTHORIZATION,
+            header::CONTENT_LENGTH,
+            HeaderName::from_static("x-upgrade"),
+            HeaderName::from_static("keep-alive-x"),
+        ] {
+            assert!(!is_hop_by_hop(&name), "{name}");
+        }
+    }
 
     #[test]
     fn spoofable_headers_match_in_any_spelling() {
