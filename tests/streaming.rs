@@ -103,3 +103,74 @@ async fn a_200_mb_upload_streams_with_bounded_gateway_memory() {
         "SIGTERM ends restgate cleanly: {status:?}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_download_the_client_reads_slowly_streams_with_bounded_gateway_memory() {
+    // An upstream sending 64 MiB as 4 KiB chunks, as fast as it can.
+    const CHUNK: usize = 4 << 10;
+    const CHUNKS: usize = 16 << 10;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let upstream = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        while let Ok((mut s, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut head = Vec::new();
+                let mut buf = [0u8; 4096];
+                while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match s.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => head.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let mut out = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n".to_vec();
+                let chunk = [format!("{CHUNK:x}\r\n").as_bytes(), &[b'x'; CHUNK], b"\r\n"].concat();
+                for _ in 0..CHUNKS {
+                    out.extend_from_slice(&chunk);
+                    if out.len() >= 1 << 20 {
+                        if s.write_all(&out).await.is_err() {
+                            return;
+                        }
+                        out.clear();
+                    }
+                }
+                out.extend_from_slice(b"0\r\n\r\n");
+                let _ = s.write_all(&out).await;
+            });
+        }
+    });
+    let idp = FakeIdp::start().await;
+    let up = RecordingUpstream::start().await;
+    idp.add_user("tok-down", "alice");
+    let toml = config(&idp, &up, "").replace(&up.addr.to_string(), &upstream.to_string());
+    let gw = Spawned::start(&toml, "warn,restgate=info");
+    let before = gw.status_kib("VmRSS:");
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(gw.addr).await.unwrap();
+    s.write_all(b"GET /rest/api/2/attachment/1 HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-down\r\nConnection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 1024];
+    let n = s.read(&mut first).await.unwrap();
+    assert!(first[..n].starts_with(b"HTTP/1.1 200"));
+    // The client stops reading for a while: the gateway must stop reading
+    // the upstream too, not hold what keeps coming.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let paused_peak = gw.status_kib("VmHWM:");
+    let mut total = n;
+    let mut buf = vec![0u8; 1 << 16];
+    loop {
+        match s.read(&mut buf).await.unwrap() {
+            0 => break,
+            n => total += n,
+        }
+    }
+    assert!(total > CHUNK * CHUNKS, "only {total} bytes arrived");
+    let growth_mib = paused_peak.saturating_sub(before) as f64 / 1024.0;
+    println!("gateway RSS before {before} KiB, peak while paused {paused_peak} KiB");
+    assert!(
+        growth_mib < 24.0,
+        "resident memory grew by {growth_mib:.1} MiB while the client paused"
+    );
+}

@@ -42,8 +42,9 @@ use crate::{Body, RequestBody};
 /// Headers parsed per request; a head with more goes to hyper (which takes 100).
 const MAX_HEADERS: usize = 64;
 
-/// A data frame smaller than this is copied behind the head (one write);
-/// a larger one is written from its own buffer.
+/// Data frames smaller than this are copied behind the head and each other
+/// (one write), up to about this much; a larger one is written from its own
+/// buffer.
 const COALESCE: usize = 16 * 1024;
 
 /// What a connection's loop shares with the server.
@@ -358,6 +359,12 @@ async fn write_response<I: AsyncWrite + Unpin>(
         }
         if framing == Framing::Chunked {
             out.put_slice(b"\r\n");
+        }
+        // A body arriving faster than the client reads must not pile up here:
+        // past this much, wait for the client before taking more.
+        if out.len() >= COALESCE {
+            io.write_all(&out).await?;
+            out.clear();
         }
     }
     if framing == Framing::Chunked {
