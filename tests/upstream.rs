@@ -159,3 +159,33 @@ async fn a_chunked_upstream_body_reaches_the_client_whole_and_chunked() {
     }
     assert_eq!(decoded, "hello world");
 }
+
+#[tokio::test]
+async fn a_response_with_both_length_and_chunked_reaches_the_client_as_chunked_says() {
+    // RFC 9112 §6.3: Transfer-Encoding wins, and the length is not passed on.
+    let addr = raw_upstream(|mut s| async move {
+        read_head(&mut s).await;
+        let _ = s
+            .write_all(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n\
+                  b\r\nhello world\r\n0\r\n\r\n",
+            )
+            .await;
+    })
+    .await;
+    let (_idp, gw) = gateway_to(addr).await;
+    // Bodyless (the lean client) and with a body (hyper's client).
+    for (method, body) in [("GET", ""), ("POST", "{}")] {
+        let req = format!(
+            "{method} /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-a\r\n\
+             Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let res = raw(gw.addr, req.as_bytes()).await;
+        assert_eq!(raw_status(&res), 200, "{res}");
+        let (head, rest) = res.split_once("\r\n\r\n").unwrap();
+        let head = head.to_ascii_lowercase();
+        assert!(!head.contains("content-length: 3"), "{method}: {head}");
+        assert!(rest.contains("hello world"), "{method}: {rest:?}");
+    }
+}

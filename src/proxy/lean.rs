@@ -570,6 +570,9 @@ mod tests {
             Step::Answer(b"HTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n"),
             Step::Answer(b"HTTP/1.1 200 OK\r\nContent-Length: 99\r\n\r\n"),
             Step::Answer(b"HTTP/1.1 200 OK\r\ncontent-length: 2, 2\r\n\r\nok"),
+            Step::Answer(
+                b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nabcde\r\n0\r\n\r\n",
+            ),
         ])
         .await;
         let pool = pool(&up.uri);
@@ -586,6 +589,9 @@ mod tests {
         assert_eq!(body(res).await.unwrap(), "");
         let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
+        // Both framings: chunked wins (RFC 9112 §6.3).
+        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        assert_eq!(body(res).await.unwrap(), "abcde");
         assert_eq!(up.connections.load(Ordering::SeqCst), 1);
         assert_eq!(idle(&pool), 1);
         let heads = up.heads.lock().unwrap().clone();
