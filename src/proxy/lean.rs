@@ -31,7 +31,6 @@ use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
-use tower_service::Service;
 
 use super::upstream::{BoxError, Upstream, UpstreamBody, UpstreamError};
 use crate::wire;
@@ -163,12 +162,7 @@ impl Upstream {
     }
 
     async fn connect_lean(&self) -> Result<LeanConn, UpstreamError> {
-        let io = self
-            .connector
-            .clone()
-            .call(self.target.clone())
-            .await
-            .map_err(UpstreamError::Connect)?;
+        let io = self.dial().await?;
         Ok(LeanConn {
             io: Box::new(TokioIo::new(io)),
             buf: BytesMut::with_capacity(8 * 1024),

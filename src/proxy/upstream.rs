@@ -19,8 +19,10 @@ use http::{Request, Response, Uri};
 use http_body::{Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder};
+use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
 use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
 use tower_service::Service;
 
 use super::lean::{LeanBody, LeanConn};
@@ -32,9 +34,9 @@ pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 /// The pool for one upstream.
 pub struct Upstream {
-    pub(super) connector: HttpsConnector<HttpConnector>,
+    connector: HttpsConnector<HttpConnector>,
     /// Scheme and authority, for the connector.
-    pub(super) target: Uri,
+    target: Uri,
     /// hyper's connections, for requests with a body and upgrades.
     idle: Mutex<Vec<Idle>>,
     /// The lean client's connections, for bodyless requests.
@@ -232,13 +234,17 @@ impl Upstream {
         }
     }
 
-    async fn connect(&self) -> Result<SendRequest<RequestBody>, UpstreamError> {
-        let io = self
-            .connector
+    /// A new connection to the upstream: TCP, and TLS for `https://`.
+    pub(super) async fn dial(&self) -> Result<MaybeHttpsStream<TokioIo<TcpStream>>, UpstreamError> {
+        self.connector
             .clone()
             .call(self.target.clone())
             .await
-            .map_err(UpstreamError::Connect)?;
+            .map_err(UpstreamError::Connect)
+    }
+
+    async fn connect(&self) -> Result<SendRequest<RequestBody>, UpstreamError> {
+        let io = self.dial().await?;
         let (sender, conn) = http1::Builder::new()
             .handshake(io)
             .await
