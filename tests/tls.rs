@@ -52,14 +52,23 @@ async fn tls_with_http2_by_alpn_and_http1() {
         up.last().header("x-forwarded-user").as_deref(),
         Some("alice")
     );
-    let res = client(false)
-        .get(&url)
-        .bearer_auth("tok-tls")
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(res.version(), reqwest::Version::HTTP_11);
-    assert_eq!(res.status(), 200);
+    // HTTP/1.1 over TLS: a GET on the lean loop, then on the same
+    // connection a POST with a body (handed to hyper), then a GET again.
+    let http1 = client(false);
+    for (method, body) in [("GET", ""), ("POST", "{\"a\":1}"), ("GET", "")] {
+        let res = http1
+            .request(method.parse().unwrap(), &url)
+            .bearer_auth("tok-tls")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.version(), reqwest::Version::HTTP_11);
+        assert_eq!(res.status(), 200, "{method}");
+        let seen = up.last();
+        assert_eq!((seen.method.as_str(), seen.body_len), (method, body.len()));
+        assert_eq!(seen.header("x-forwarded-user").as_deref(), Some("alice"));
+    }
     // Cleartext to the TLS port gets no HTTP answer.
     let raw_res = raw(
         gw.addr,

@@ -1,5 +1,6 @@
 //! A lean HTTP/1.1 loop for the request API clients send most: a bodyless
-//! HTTP/1.1 request (`GET`, `HEAD`, `DELETE` …) on a plain connection.
+//! HTTP/1.1 request (`GET`, `HEAD`, `DELETE` …), on a plain connection or a
+//! TLS one that did not choose HTTP/2.
 //!
 //! Why it exists: hyper's server connection is general (request bodies as
 //! channels, upgrades, a dispatcher between the connection and the service),

@@ -231,22 +231,8 @@ impl Server {
         tokio::spawn(async move {
             // The connection's slot is freed when this task ends.
             let _slot = slot;
-            let result = match tls {
-                // Plain connections start on the lean loop; the watcher is
-                // held meanwhile, so the drain waits for them too.
-                None => match h1::serve(stream, &lean, draining).await {
-                    Ok(h1::Ended::Closed) => Ok(()),
-                    Ok(h1::Ended::Handoff(stream)) => {
-                        watcher
-                            .watch(
-                                builder
-                                    .serve_connection_with_upgrades(TokioIo::new(stream), svc)
-                                    .into_owned(),
-                            )
-                            .await
-                    }
-                    Err(e) => Err(e.into()),
-                },
+            let (stream, h2): (Box<dyn Io>, bool) = match tls {
+                None => (Box::new(stream), false),
                 Some(cfg) => match tokio::time::timeout(
                     handshake_timeout,
                     TlsAcceptor::from(cfg).accept(stream),
@@ -254,13 +240,8 @@ impl Server {
                 .await
                 {
                     Ok(Ok(tls)) => {
-                        watcher
-                            .watch(
-                                builder
-                                    .serve_connection_with_upgrades(TokioIo::new(tls), svc)
-                                    .into_owned(),
-                            )
-                            .await
+                        let h2 = tls.get_ref().1.alpn_protocol() == Some(b"h2");
+                        (Box::new(tls), h2)
                     }
                     Ok(Err(e)) => {
                         tracing::debug!(error = %e, "TLS handshake failed");
@@ -272,12 +253,39 @@ impl Server {
                     }
                 },
             };
+            // HTTP/1.1 starts on the lean loop (the watcher is held meanwhile,
+            // so the drain waits for it too); HTTP/2 chosen by ALPN, and
+            // whatever the loop hands over, is hyper's.
+            let stream = if h2 {
+                stream
+            } else {
+                match h1::serve(stream, &lean, draining).await {
+                    Ok(h1::Ended::Closed) => return,
+                    Ok(h1::Ended::Handoff(stream)) => Box::new(stream),
+                    Err(e) => {
+                        tracing::debug!(error = %e, "Connection ended with an error");
+                        return;
+                    }
+                }
+            };
+            let result = watcher
+                .watch(
+                    builder
+                        .serve_connection_with_upgrades(TokioIo::new(stream), svc)
+                        .into_owned(),
+                )
+                .await;
             if let Err(e) = result {
                 tracing::debug!(error = %e, "Connection ended with an error");
             }
         });
     }
 }
+
+/// A client connection, plain or TLS, as the serving code takes it.
+trait Io: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static {}
+
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin + 'static> Io for T {}
 
 /// Resolves on SIGTERM or SIGINT.
 pub async fn shutdown_signal() {
