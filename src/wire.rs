@@ -16,7 +16,12 @@ pub(crate) struct Span {
 
 /// Records where `headers`, parsed by httparse from `buf`, sit in it.
 pub(crate) fn record(buf: &[u8], headers: &[httparse::Header<'_>], spans: &mut Vec<Span>) {
+    // A non-empty name or value is bytes of `buf`; an empty one may point
+    // anywhere, and any empty range stands for it.
     let at = |s: &[u8]| {
+        if s.is_empty() {
+            return (0, 0);
+        }
         let start = s.as_ptr() as usize - buf.as_ptr() as usize;
         (start, start + s.len())
     };
@@ -85,5 +90,22 @@ mod tests {
         // The value is a view of the head, not a copy.
         let host = map.get("host").unwrap().as_bytes();
         assert!(head.as_ptr_range().contains(&host.as_ptr()));
+    }
+
+    #[test]
+    fn empty_and_blank_values_are_kept_as_empty() {
+        let head = Bytes::from_static(
+            b"GET / HTTP/1.1\r\nX-Empty:\r\nX-Blank:   \r\nX-Tab:\t\r\nHost: a\r\n\r\n",
+        );
+        let mut parsed = [httparse::EMPTY_HEADER; 8];
+        let mut req = httparse::Request::new(&mut parsed);
+        assert!(req.parse(&head).unwrap().is_complete());
+        let mut spans = Vec::new();
+        record(&head, req.headers, &mut spans);
+        let map = header_map(&head, &spans, 0).unwrap();
+        for name in ["x-empty", "x-blank", "x-tab"] {
+            assert_eq!(map.get(name).unwrap(), "", "{name}");
+        }
+        assert_eq!(map.get("host").unwrap(), "a");
     }
 }
