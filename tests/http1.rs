@@ -163,3 +163,90 @@ async fn idle_keep_alive_connections_close_when_the_gateway_stops() {
     let closed = tokio::time::timeout(Duration::from_secs(5), s.read_to_end(&mut rest)).await;
     assert!(closed.is_ok(), "the idle connection outlived the gateway");
 }
+
+/// Hostile and odd heads, in any mix, through whichever path takes them (the
+/// lean loop, or hyper after a hand-off): the upstream never sees an identity
+/// the client supplied, and the gateway keeps serving.
+#[test]
+fn no_mix_of_header_lines_forwards_a_client_identity() {
+    use proptest::prelude::*;
+    use proptest::test_runner::{Config, TestRunner};
+
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let (idp, up, gw) = rt.block_on(setup_server("header_read_timeout = \"2s\""));
+    idp.add_user("tok-prop", "alice");
+    let line = prop::sample::select(vec![
+        "X-Forwarded-User: mallory",
+        "x_forwarded_user: mallory",
+        "X-FORWARDED-USER:mallory",
+        "X-Restgate-User: mallory",
+        "Authorization: Bearer tok-prop",
+        "Authorization: Bearer not-a-token",
+        "Authorization: Basic bWFsbG9yeTpwdw==",
+        "Cookie: JSESSIONID=abc",
+        "Content-Length: 0",
+        "Content-Length: 5",
+        "Transfer-Encoding: chunked",
+        "Upgrade: websocket",
+        "Connection: upgrade",
+        "Connection: keep-alive, X-Forwarded-User",
+        "Expect: 100-continue",
+        "Host: a",
+        "Host: b",
+        " folded: continuation",
+        "Bad Name: x",
+        "X-Ctl: a\u{1}b",
+    ]);
+    let head = (
+        prop::sample::select(vec!["GET", "HEAD", "DELETE", "POST", "OPTIONS"]),
+        prop::sample::select(vec![
+            "/rest/api/2/myself",
+            "/rest/api/2/../../secure/x",
+            "/rest/%2e%2e/x",
+            "http://x/rest/api/2/myself",
+            "*",
+        ]),
+        prop::sample::select(vec!["HTTP/1.1", "HTTP/1.0", "HTTP/2.0"]),
+        prop::sample::select(vec!["\r\n", "\n"]),
+        prop::collection::vec(line, 0..7),
+    );
+    let mut runner = TestRunner::new(Config {
+        cases: 300,
+        failure_persistence: None,
+        ..Config::default()
+    });
+    runner
+        .run(&head, |(method, target, version, eol, lines)| {
+            let mut req = format!("{method} {target} {version}{eol}");
+            for l in &lines {
+                req.push_str(l);
+                req.push_str(eol);
+            }
+            req.push_str("Connection: close");
+            req.push_str(eol);
+            req.push_str(eol);
+            // Each body a framing header promises, so no request waits.
+            if lines.contains(&"Transfer-Encoding: chunked") {
+                req.push_str("0\r\n\r\n");
+            } else if lines.contains(&"Content-Length: 5") {
+                req.push_str("hello");
+            }
+            rt.block_on(raw(gw.addr, req.as_bytes()));
+            Ok(())
+        })
+        .unwrap();
+    let seen = up.seen();
+    for s in &seen {
+        for v in s.headers_like("x-forwarded-user") {
+            assert_eq!(v, "alice", "{} {} carried {v}", s.method, s.uri);
+        }
+        assert!(s.headers_like("x-restgate-user").is_empty());
+    }
+    assert!(
+        seen.iter()
+            .any(|s| s.header("x-forwarded-user").as_deref() == Some("alice")),
+        "no case reached the upstream authenticated"
+    );
+    let res = rt.block_on(gw.bearer("/rest/api/2/myself", "tok-prop"));
+    assert_eq!(res.status, 200);
+}
