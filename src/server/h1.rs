@@ -17,6 +17,7 @@
 //! hyper then answers it, and refuses the malformed ones, exactly as before.
 
 use std::fmt::Write as _;
+use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::{Pin, pin};
@@ -85,33 +86,17 @@ where
     loop {
         let deadline = tokio::time::Instant::now() + shared.header_read_timeout;
         let idle = buf.is_empty();
-        let got = {
-            let mut read = pin!(read_head(
-                &mut io,
-                &mut buf,
-                &mut spans,
-                shared.max_header_bytes
-            ));
-            loop {
-                tokio::select! {
-                    biased;
-                    got = &mut read => break got,
-                    () = &mut head_timer => {
-                        if tokio::time::Instant::now() >= deadline {
-                            return Ok(Ended::Closed);
-                        }
-                        head_timer.as_mut().reset(deadline);
-                    }
-                    _ = draining.wait_for(|d| *d), if idle => return Ok(Ended::Closed),
-                }
-            }
+        let read = read_head(&mut io, &mut buf, &mut spans, shared.max_header_bytes);
+        let got = tokio::select! {
+            biased;
+            got = within(read, head_timer.as_mut(), deadline) => got,
+            _ = draining.wait_for(|d| *d), if idle => return Ok(Ended::Closed),
         };
         let head = match got? {
             Read::Eof => return Ok(Ended::Closed),
             Read::Other => return Ok(Ended::Handoff(Prefixed::new(buf.freeze(), io))),
-            Read::Head(len) => len,
+            Read::Head(len) => buf.split_to(len).freeze(),
         };
-        let head = buf.split_to(head).freeze();
         let Some(mut req) = build(&head, &spans) else {
             let mut rest = BytesMut::from(head);
             rest.unsplit(buf);
@@ -121,20 +106,10 @@ where
         let head_request = req.method() == Method::HEAD;
         req.extensions_mut().insert(shared.peer.clone());
         let in_flight = shared.busy.enter();
-        let mut call = pin!(shared.current.load().service.clone().oneshot(req));
-        // As hyper does, the client's side is watched while the request runs:
-        // a client that closes takes its request with it (never forwarded, or
-        // its upstream exchange dropped). Bytes of a pipelined next request
-        // wait in the buffer.
-        let res = loop {
-            tokio::select! {
-                biased;
-                Ok(res) = &mut call => break res,
-                read = io.read_buf(&mut buf), if buf.len() < shared.max_header_bytes => match read {
-                    Ok(0) | Err(_) => return Ok(Ended::Closed),
-                    Ok(_) => {}
-                },
-            }
+        let call = shared.current.load().service.clone().oneshot(req);
+        let Some(res) = while_connected(call, &mut io, &mut buf, shared.max_header_bytes).await
+        else {
+            return Ok(Ended::Closed);
         };
         let keep_alive = keep_alive && !*draining.borrow();
         let reusable = write_response(&mut io, res, head_request, keep_alive, &mut date).await?;
@@ -142,6 +117,52 @@ where
         if !reusable {
             let _ = io.shutdown().await;
             return Ok(Ended::Closed);
+        }
+    }
+}
+
+/// `read`, unless `deadline` passes first: then the connection ends as if
+/// the client had closed it.
+/// The timer is reset only when it fires before the deadline.
+async fn within(
+    read: impl Future<Output = io::Result<Read>>,
+    mut timer: Pin<&mut tokio::time::Sleep>,
+    deadline: tokio::time::Instant,
+) -> io::Result<Read> {
+    let mut read = pin!(read);
+    loop {
+        tokio::select! {
+            biased;
+            got = &mut read => return got,
+            () = &mut timer => {
+                if tokio::time::Instant::now() >= deadline {
+                    return Ok(Read::Eof);
+                }
+                timer.as_mut().reset(deadline);
+            }
+        }
+    }
+}
+
+/// The response to a request, or `None` if the client closed first. As hyper
+/// does, the client's side is watched while the request runs: a client that
+/// closes takes its request with it (never forwarded, or its upstream
+/// exchange dropped). Bytes of a pipelined next request wait in the buffer.
+async fn while_connected<I: AsyncRead + Unpin>(
+    call: impl Future<Output = Result<Response<Body>, std::convert::Infallible>>,
+    io: &mut I,
+    buf: &mut BytesMut,
+    limit: usize,
+) -> Option<Response<Body>> {
+    let mut call = pin!(call);
+    loop {
+        tokio::select! {
+            biased;
+            Ok(res) = &mut call => return Some(res),
+            read = io.read_buf(buf), if buf.len() < limit => match read {
+                Ok(0) | Err(_) => return None,
+                Ok(_) => {}
+            },
         }
     }
 }
