@@ -86,11 +86,18 @@ where
     loop {
         let deadline = tokio::time::Instant::now() + shared.header_read_timeout;
         let idle = buf.is_empty();
-        let read = read_head(&mut io, &mut buf, &mut spans, shared.max_header_bytes);
-        let got = tokio::select! {
-            biased;
-            got = within(read, head_timer.as_mut(), deadline) => got,
-            _ = draining.wait_for(|d| *d), if idle => return Ok(Ended::Closed),
+        let got = {
+            let read = pin!(read_head(
+                &mut io,
+                &mut buf,
+                &mut spans,
+                shared.max_header_bytes
+            ));
+            tokio::select! {
+                biased;
+                got = within(read, head_timer.as_mut(), deadline) => got,
+                _ = draining.wait_for(|d| *d), if idle => return Ok(Ended::Closed),
+            }
         };
         let head = match got? {
             Read::Eof => return Ok(Ended::Closed),
@@ -106,7 +113,7 @@ where
         let head_request = req.method() == Method::HEAD;
         req.extensions_mut().insert(shared.peer.clone());
         let in_flight = shared.busy.enter();
-        let call = shared.current.load().service.clone().oneshot(req);
+        let call = pin!(shared.current.load().service.clone().oneshot(req));
         let Some(res) = while_connected(call, &mut io, &mut buf, shared.max_header_bytes).await
         else {
             return Ok(Ended::Closed);
@@ -124,12 +131,12 @@ where
 /// `read`, unless `deadline` passes first: then the connection ends as if
 /// the client had closed it.
 /// The timer is reset only when it fires before the deadline.
+/// The futures come pinned by the caller: moving them in would copy them.
 async fn within(
-    read: impl Future<Output = io::Result<Read>>,
+    mut read: Pin<&mut impl Future<Output = io::Result<Read>>>,
     mut timer: Pin<&mut tokio::time::Sleep>,
     deadline: tokio::time::Instant,
 ) -> io::Result<Read> {
-    let mut read = pin!(read);
     loop {
         tokio::select! {
             biased;
@@ -149,12 +156,11 @@ async fn within(
 /// closes takes its request with it (never forwarded, or its upstream
 /// exchange dropped). Bytes of a pipelined next request wait in the buffer.
 async fn while_connected<I: AsyncRead + Unpin>(
-    call: impl Future<Output = Result<Response<Body>, std::convert::Infallible>>,
+    mut call: Pin<&mut impl Future<Output = Result<Response<Body>, std::convert::Infallible>>>,
     io: &mut I,
     buf: &mut BytesMut,
     limit: usize,
 ) -> Option<Response<Body>> {
-    let mut call = pin!(call);
     loop {
         tokio::select! {
             biased;
