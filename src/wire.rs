@@ -74,15 +74,20 @@ pub(crate) fn put_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
 mod tests {
     use super::*;
 
+    /// The header map of a request head, as the lean loop builds it.
+    fn map_of(head: &Bytes) -> HeaderMap {
+        let mut parsed = [httparse::EMPTY_HEADER; 8];
+        let mut req = httparse::Request::new(&mut parsed);
+        assert!(req.parse(head).unwrap().is_complete());
+        let mut spans = Vec::new();
+        record(head, req.headers, &mut spans);
+        header_map(head, &spans, 4).unwrap()
+    }
+
     #[test]
     fn header_maps_share_the_head_and_keep_every_value() {
         let head = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\nConnection: keep-alive, Close\r\n\r\n");
-        let mut parsed = [httparse::EMPTY_HEADER; 8];
-        let mut req = httparse::Request::new(&mut parsed);
-        assert!(req.parse(&head).unwrap().is_complete());
-        let mut spans = Vec::new();
-        record(&head, req.headers, &mut spans);
-        let map = header_map(&head, &spans, 4).unwrap();
+        let map = map_of(&head);
         assert_eq!(map.get("host").unwrap(), "a");
         let xa: Vec<_> = map.get_all("x-a").iter().collect();
         assert_eq!(xa, ["1", "2"]);
@@ -97,12 +102,7 @@ mod tests {
         let head = Bytes::from_static(
             b"GET / HTTP/1.1\r\nX-Empty:\r\nX-Blank:   \r\nX-Tab:\t\r\nHost: a\r\n\r\n",
         );
-        let mut parsed = [httparse::EMPTY_HEADER; 8];
-        let mut req = httparse::Request::new(&mut parsed);
-        assert!(req.parse(&head).unwrap().is_complete());
-        let mut spans = Vec::new();
-        record(&head, req.headers, &mut spans);
-        let map = header_map(&head, &spans, 0).unwrap();
+        let map = map_of(&head);
         for name in ["x-empty", "x-blank", "x-tab"] {
             assert_eq!(map.get(name).unwrap(), "", "{name}");
         }
