@@ -21,11 +21,9 @@ use std::future::Future;
 use std::io;
 use std::mem::MaybeUninit;
 use std::pin::{Pin, pin};
-use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use arc_swap::ArcSwap;
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
 use http::{Method, Request, Response, StatusCode, Uri, Version};
@@ -33,11 +31,8 @@ use http_body::Body as _;
 use http_body_util::{Either, Full};
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::watch;
-use tower::ServiceExt;
 
-use super::idle::Busy;
-use crate::proxy::Peer;
-use crate::stack::Gateway;
+use super::ConnState;
 use crate::wire::{self, Span};
 use crate::{Body, RequestBody};
 
@@ -48,15 +43,6 @@ const MAX_HEADERS: usize = 64;
 /// (one write), up to about this much; a larger one is written from its own
 /// buffer.
 const COALESCE: usize = 16 * 1024;
-
-/// What a connection's loop shares with the server.
-pub(super) struct Shared {
-    pub current: Arc<ArcSwap<Gateway>>,
-    pub peer: Peer,
-    pub busy: Busy,
-    pub header_read_timeout: Duration,
-    pub max_header_bytes: usize,
-}
 
 /// How the loop left a connection.
 pub(super) enum Ended<I> {
@@ -69,7 +55,7 @@ pub(super) enum Ended<I> {
 /// Serves requests until the connection ends or needs hyper.
 pub(super) async fn serve<I>(
     mut io: I,
-    shared: &Shared,
+    conn: &ConnState,
     mut draining: watch::Receiver<bool>,
 ) -> io::Result<Ended<I>>
 where
@@ -82,16 +68,16 @@ where
     // the previous response (so it also bounds an idle keep-alive). One timer
     // per connection, pushed back only when it fires early: a fresh timer per
     // request cost as much as parsing the head.
-    let mut head_timer = pin!(tokio::time::sleep(shared.header_read_timeout));
+    let mut head_timer = pin!(tokio::time::sleep(conn.header_read_timeout));
     loop {
-        let deadline = tokio::time::Instant::now() + shared.header_read_timeout;
+        let deadline = tokio::time::Instant::now() + conn.header_read_timeout;
         let idle = buf.is_empty();
         let got = {
             let read = pin!(read_head(
                 &mut io,
                 &mut buf,
                 &mut spans,
-                shared.max_header_bytes
+                conn.max_header_bytes
             ));
             tokio::select! {
                 biased;
@@ -104,17 +90,16 @@ where
             Read::Other => return Ok(Ended::Handoff(Prefixed::new(buf.freeze(), io))),
             Read::Head(len) => buf.split_to(len).freeze(),
         };
-        let Some(mut req) = build(&head, &spans) else {
+        let Some(req) = build(&head, &spans) else {
             let mut rest = BytesMut::from(head);
             rest.unsplit(buf);
             return Ok(Ended::Handoff(Prefixed::new(rest.freeze(), io)));
         };
         let keep_alive = !wire::says_close(req.headers());
         let head_request = req.method() == Method::HEAD;
-        req.extensions_mut().insert(shared.peer.clone());
-        let in_flight = shared.busy.enter();
-        let call = pin!(shared.current.load().service.clone().oneshot(req));
-        let Some(res) = while_connected(call, &mut io, &mut buf, shared.max_header_bytes).await
+        let (in_flight, call) = conn.dispatch(req);
+        let call = pin!(call);
+        let Some(res) = while_connected(call, &mut io, &mut buf, conn.max_header_bytes).await
         else {
             return Ok(Ended::Closed);
         };

@@ -17,6 +17,7 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
+use tower::util::Oneshot;
 
 mod h1;
 mod idle;
@@ -25,7 +26,7 @@ pub mod tls;
 use crate::admin::AdminState;
 use crate::config::{Config, ConfigErrors};
 use crate::proxy::Peer;
-use crate::stack::{self, Gateway};
+use crate::stack::{self, Gateway, GatewayService};
 
 /// A bound gateway, ready to serve.
 pub struct Server {
@@ -201,30 +202,27 @@ impl Server {
                 now.config.server.idle_timeout,
             )
         };
-        let client = Peer::new(peer, tls.is_some());
-        let current = self.current.clone();
         let busy = idle::Busy::default();
         let stream = idle::IdleIo::new(stream, idle_timeout, busy.clone());
-        let lean = h1::Shared {
-            current: current.clone(),
-            peer: client.clone(),
-            busy: busy.clone(),
+        let conn = Arc::new(ConnState {
+            current: self.current.clone(),
+            peer: Peer::new(peer, tls.is_some()),
+            busy,
             header_read_timeout: self.config.server.header_read_timeout,
             max_header_bytes: self.config.server.max_header_bytes,
-        };
-        let draining = draining.clone();
-        // Each request takes the stack current when it arrives.
-        let svc = hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
-            let mut req = req.map(http_body_util::Either::Left);
-            req.extensions_mut().insert(client.clone());
-            let in_flight = busy.enter();
-            let response = current.load().service.clone().oneshot(req);
-            async move {
-                let response = response.await;
-                drop(in_flight);
-                response
-            }
         });
+        let draining = draining.clone();
+        let svc = {
+            let conn = conn.clone();
+            hyper::service::service_fn(move |req: http::Request<hyper::body::Incoming>| {
+                let (in_flight, response) = conn.dispatch(req.map(http_body_util::Either::Left));
+                async move {
+                    let response = response.await;
+                    drop(in_flight);
+                    response
+                }
+            })
+        };
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let handshake_timeout = self.config.server.header_read_timeout;
@@ -259,7 +257,7 @@ impl Server {
             let stream = if h2 {
                 stream
             } else {
-                match h1::serve(stream, &lean, draining).await {
+                match h1::serve(stream, &conn, draining).await {
                     Ok(h1::Ended::Closed) => return,
                     Ok(h1::Ended::Handoff(stream)) => Box::new(stream),
                     Err(e) => {
@@ -279,6 +277,35 @@ impl Server {
                 tracing::debug!(error = %e, "Connection ended with an error");
             }
         });
+    }
+}
+
+/// What the requests of one client connection share, whichever code (the
+/// lean HTTP/1.1 loop or hyper) reads them off the wire.
+struct ConnState {
+    /// The stack; a reload swaps it, and each request takes the one current
+    /// when it arrives.
+    current: Arc<ArcSwap<Gateway>>,
+    peer: Peer,
+    busy: idle::Busy,
+    header_read_timeout: Duration,
+    max_header_bytes: usize,
+}
+
+impl ConnState {
+    /// Starts a request on the current stack, with the connection's peer in
+    /// its extensions; the connection counts as busy (never idle-closed)
+    /// until the guard drops.
+    fn dispatch(
+        &self,
+        mut req: http::Request<crate::RequestBody>,
+    ) -> (
+        idle::BusyGuard,
+        Oneshot<GatewayService, http::Request<crate::RequestBody>>,
+    ) {
+        req.extensions_mut().insert(self.peer.clone());
+        let in_flight = self.busy.enter();
+        (in_flight, self.current.load().service.clone().oneshot(req))
     }
 }
 
