@@ -14,21 +14,23 @@ pub(crate) struct Span {
     value: (usize, usize),
 }
 
+/// Where `part`, a slice httparse returned from `buf`, sits in it. A
+/// non-empty part is bytes of `buf`; an empty one may point anywhere, and
+/// any empty range stands for it.
+pub(crate) fn offsets(buf: &[u8], part: &[u8]) -> (usize, usize) {
+    if part.is_empty() {
+        return (0, 0);
+    }
+    let start = part.as_ptr() as usize - buf.as_ptr() as usize;
+    (start, start + part.len())
+}
+
 /// Records where `headers`, parsed by httparse from `buf`, sit in it.
 pub(crate) fn record(buf: &[u8], headers: &[httparse::Header<'_>], spans: &mut Vec<Span>) {
-    // A non-empty name or value is bytes of `buf`; an empty one may point
-    // anywhere, and any empty range stands for it.
-    let at = |s: &[u8]| {
-        if s.is_empty() {
-            return (0, 0);
-        }
-        let start = s.as_ptr() as usize - buf.as_ptr() as usize;
-        (start, start + s.len())
-    };
     spans.clear();
     spans.extend(headers.iter().map(|h| Span {
-        name: at(h.name.as_bytes()),
-        value: at(h.value),
+        name: offsets(buf, h.name.as_bytes()),
+        value: offsets(buf, h.value),
     }));
 }
 
