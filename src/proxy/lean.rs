@@ -398,8 +398,8 @@ impl LeanBody {
             let read = ready!(std::pin::pin!(conn.io.read_buf(buf)).poll(cx));
             match read {
                 Ok(0) if self.state == State::Close => {
+                    // `reusable` is false for this framing from the start.
                     self.state = State::Done;
-                    self.reusable = false;
                     return Poll::Ready(None);
                 }
                 Ok(0) => return self.fail("the upstream closed mid-body"),

@@ -16,7 +16,8 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::{Request, Response, Uri};
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
+use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
@@ -27,8 +28,6 @@ use tower_service::Service;
 
 use super::lean::{LeanBody, LeanConn};
 use crate::RequestBody;
-use http_body::Body as _;
-use http_body_util::Either;
 
 pub(super) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -147,7 +146,10 @@ impl Upstream {
         self: &Arc<Self>,
         req: Request<RequestBody>,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
-        if matches!(req.body(), Either::Right(full) if full.is_end_stream()) {
+        // The lean client takes bodyless requests that ask for no protocol
+        // switch, whichever way they came in.
+        let bodyless = matches!(req.body(), Either::Right(full) if full.is_end_stream());
+        if bodyless && !req.headers().contains_key(http::header::UPGRADE) {
             return self.send_lean(req).await;
         }
         // Boxed: hyper's exchange and handshake are kilobytes of future state
@@ -561,6 +563,29 @@ mod tests {
             .await;
             assert_eq!(accepted.load(Ordering::SeqCst), n);
         }
+    }
+
+    #[tokio::test]
+    async fn only_bodyless_requests_without_an_upgrade_take_the_lean_client() {
+        let (uri, _) = upstream().await;
+        let pool = pool(uri.clone(), 8, Duration::from_secs(60));
+        let bodyless = || {
+            let mut req = get("/", &uri);
+            *req.body_mut() = Either::Right(Full::new(Bytes::new()));
+            req
+        };
+        let res = pool.send(bodyless()).await.unwrap();
+        assert!(matches!(res.body().kind, Kind::Lean(_)));
+        assert_eq!(read(res).await, "hello");
+        // A switch of protocol needs hyper's upgrade machinery.
+        let mut upgrade = bodyless();
+        upgrade
+            .headers_mut()
+            .insert(http::header::UPGRADE, "websocket".parse().unwrap());
+        let res = pool.send(upgrade).await.unwrap();
+        assert!(matches!(res.body().kind, Kind::Hyper { .. }));
+        let res = pool.send(get("/", &uri)).await.unwrap();
+        assert!(matches!(res.body().kind, Kind::Hyper { .. }));
     }
 
     #[tokio::test]
