@@ -44,8 +44,11 @@ fn responses(raw: &[u8], head_requests: &[bool]) -> Vec<(u16, String, String)> {
     out
 }
 
-/// Sends `requests` in one write and reads until the gateway closes.
-async fn exchange(gw: &TestGateway, requests: &str) -> Vec<u8> {
+/// A gateway where `tok-alice` is alice's token: sends `requests` in one
+/// write on one connection and reads until the gateway closes it.
+async fn exchange_as_alice(requests: &str) -> (RecordingUpstream, Vec<u8>) {
+    let (idp, up, gw) = setup("").await;
+    idp.add_user("tok-alice", "alice");
     let mut s = TcpStream::connect(gw.addr).await.unwrap();
     s.write_all(requests.as_bytes()).await.unwrap();
     let mut out = Vec::new();
@@ -53,18 +56,15 @@ async fn exchange(gw: &TestGateway, requests: &str) -> Vec<u8> {
         .await
         .expect("the gateway closed the connection after Connection: close")
         .unwrap();
-    out
+    (up, out)
 }
 
 #[tokio::test]
 async fn pipelined_requests_are_answered_in_order_on_one_connection() {
-    let (idp, up, gw) = setup("").await;
-    idp.add_user("tok-p", "alice");
-    let out = exchange(
-        &gw,
-        "GET /rest/api/2/one HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-p\r\n\r\n\
+    let (up, out) = exchange_as_alice(
+        "GET /rest/api/2/one HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-alice\r\n\r\n\
          GET /rest/api/2/missing-token HTTP/1.1\r\nHost: x\r\n\r\n\
-         GET /rest/api/2/three HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-p\r\nConnection: close\r\n\r\n",
+         GET /rest/api/2/three HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-alice\r\nConnection: close\r\n\r\n",
     )
     .await;
     let got = responses(&out, &[false, false, false]);
@@ -79,16 +79,13 @@ async fn pipelined_requests_are_answered_in_order_on_one_connection() {
 
 #[tokio::test]
 async fn a_request_with_a_body_after_bodyless_ones_is_forwarded_whole() {
-    let (idp, up, gw) = setup("").await;
-    idp.add_user("tok-b", "alice");
     // The second request and its body are already buffered when the first
     // is answered: none of it may be lost or read as a request.
-    let out = exchange(
-        &gw,
-        "GET /rest/api/2/first HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-b\r\n\r\n\
-         POST /rest/api/2/second HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-b\r\n\
+    let (up, out) = exchange_as_alice(
+        "GET /rest/api/2/first HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-alice\r\n\r\n\
+         POST /rest/api/2/second HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-alice\r\n\
          Content-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"GET /x\":\"y\"}\r\n\
-         GET /rest/api/2/third HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-b\r\nConnection: close\r\n\r\n",
+         GET /rest/api/2/third HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-alice\r\nConnection: close\r\n\r\n",
     )
     .await;
     let got = responses(&out, &[false, false, false]);
@@ -114,12 +111,9 @@ async fn a_request_with_a_body_after_bodyless_ones_is_forwarded_whole() {
 
 #[tokio::test]
 async fn head_responses_have_no_body_and_the_connection_goes_on() {
-    let (idp, up, gw) = setup("").await;
-    idp.add_user("tok-h", "alice");
-    let out = exchange(
-        &gw,
-        "HEAD /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-h\r\n\r\n\
-         GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-h\r\nConnection: close\r\n\r\n",
+    let (up, out) = exchange_as_alice(
+        "HEAD /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-alice\r\n\r\n\
+         GET /rest/api/2/myself HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer tok-alice\r\nConnection: close\r\n\r\n",
     )
     .await;
     let got = responses(&out, &[true, false]);
@@ -174,13 +168,13 @@ fn no_mix_of_header_lines_forwards_a_client_identity() {
 
     let rt = tokio::runtime::Runtime::new().unwrap();
     let (idp, up, gw) = rt.block_on(setup_server("header_read_timeout = \"2s\""));
-    idp.add_user("tok-prop", "alice");
+    idp.add_user("tok-alicerop", "alice");
     let line = prop::sample::select(vec![
         "X-Forwarded-User: mallory",
         "x_forwarded_user: mallory",
         "X-FORWARDED-USER:mallory",
         "X-Restgate-User: mallory",
-        "Authorization: Bearer tok-prop",
+        "Authorization: Bearer tok-alicerop",
         "Authorization: Bearer not-a-token",
         "Authorization: Basic bWFsbG9yeTpwdw==",
         "Cookie: JSESSIONID=abc",
@@ -247,6 +241,6 @@ fn no_mix_of_header_lines_forwards_a_client_identity() {
             .any(|s| s.header("x-forwarded-user").as_deref() == Some("alice")),
         "no case reached the upstream authenticated"
     );
-    let res = rt.block_on(gw.bearer("/rest/api/2/myself", "tok-prop"));
+    let res = rt.block_on(gw.bearer("/rest/api/2/myself", "tok-alicerop"));
     assert_eq!(res.status, 200);
 }
