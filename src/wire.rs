@@ -2,8 +2,8 @@
 //! upstream client: where a parsed head's headers sit, header maps whose
 //! values share the head's bytes, and writing a header line.
 
-use bytes::{BufMut, Bytes, BytesMut};
-use http::header::{HeaderMap, HeaderName, HeaderValue};
+use bytes::{BufMut, Bytes};
+use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
 /// Where one header's name and value sit in a head, as byte offsets: the
 /// head is parsed in the read buffer, then split off it and shared, so the
@@ -34,17 +34,50 @@ pub(crate) fn record(buf: &[u8], headers: &[httparse::Header<'_>], spans: &mut V
     }));
 }
 
+/// What a head's framing and connection headers say, noted while its map
+/// is built: each would otherwise be a hashed lookup per request.
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
+pub(crate) struct Noted {
+    /// How many `Content-Length` lines there are.
+    pub content_lengths: usize,
+    pub transfer_encoding: bool,
+    pub upgrade: bool,
+    pub expect: bool,
+    /// A `Connection` header says `close` (RFC 9112 §9.6).
+    pub close: bool,
+}
+
+impl Noted {
+    fn note(&mut self, name: &HeaderName, value: &[u8]) {
+        if *name == header::CONTENT_LENGTH {
+            self.content_lengths += 1;
+        } else if *name == header::TRANSFER_ENCODING {
+            self.transfer_encoding = true;
+        } else if *name == header::CONNECTION {
+            self.close |= value
+                .split(|&b| b == b',')
+                .any(|t| t.trim_ascii().eq_ignore_ascii_case(b"close"));
+        } else if *name == header::UPGRADE {
+            self.upgrade = true;
+        } else if *name == header::EXPECT {
+            self.expect = true;
+        }
+    }
+}
+
 /// The header map of a head split off the buffer `spans` were recorded in,
-/// with `room` for headers still to be added; `None` if a name or value is
-/// not one `http` accepts.
-pub(crate) fn header_map(head: &Bytes, spans: &[Span], room: usize) -> Option<HeaderMap> {
+/// with `room` for headers still to be added, and what its framing headers
+/// say; `None` if a name or value is not one `http` accepts.
+pub(crate) fn header_map(head: &Bytes, spans: &[Span], room: usize) -> Option<(HeaderMap, Noted)> {
     let mut headers = HeaderMap::with_capacity(spans.len() + room);
+    let mut noted = Noted::default();
     for s in spans {
         let name = HeaderName::from_bytes(&head[s.name.0..s.name.1]).ok()?;
         let value = HeaderValue::from_maybe_shared(head.slice(s.value.0..s.value.1)).ok()?;
+        noted.note(&name, value.as_bytes());
         headers.append(name, value);
     }
-    Some(headers)
+    Some((headers, noted))
 }
 
 /// The comma-separated tokens of every `name` header, trimmed.
@@ -59,13 +92,8 @@ pub(crate) fn tokens<'a>(
         .map(<[u8]>::trim_ascii)
 }
 
-/// Whether a `Connection` header says `close` (RFC 9112 §9.6).
-pub(crate) fn says_close(headers: &HeaderMap) -> bool {
-    tokens(headers, &http::header::CONNECTION).any(|t| t.eq_ignore_ascii_case(b"close"))
-}
-
 /// Writes `name: value` and the line end.
-pub(crate) fn put_header(out: &mut BytesMut, name: &[u8], value: &[u8]) {
+pub(crate) fn put_header(out: &mut impl BufMut, name: &[u8], value: &[u8]) {
     out.put_slice(name);
     out.put_slice(b": ");
     out.put_slice(value);
@@ -77,7 +105,7 @@ mod tests {
     use super::*;
 
     /// The header map of a request head, as the lean loop builds it.
-    fn map_of(head: &Bytes) -> HeaderMap {
+    fn map_of(head: &Bytes) -> (HeaderMap, Noted) {
         let mut parsed = [httparse::EMPTY_HEADER; 8];
         let mut req = httparse::Request::new(&mut parsed);
         assert!(req.parse(head).unwrap().is_complete());
@@ -89,14 +117,35 @@ mod tests {
     #[test]
     fn header_maps_share_the_head_and_keep_every_value() {
         let head = Bytes::from_static(b"GET / HTTP/1.1\r\nHost: a\r\nX-A: 1\r\nx-a: 2\r\nConnection: keep-alive, Close\r\n\r\n");
-        let map = map_of(&head);
+        let (map, noted) = map_of(&head);
         assert_eq!(map.get("host").unwrap(), "a");
         let xa: Vec<_> = map.get_all("x-a").iter().collect();
         assert_eq!(xa, ["1", "2"]);
-        assert!(says_close(&map));
+        assert!(noted.close);
         // The value is a view of the head, not a copy.
         let host = map.get("host").unwrap().as_bytes();
         assert!(head.as_ptr_range().contains(&host.as_ptr()));
+    }
+
+    #[test]
+    fn framing_headers_are_noted_in_any_spelling() {
+        let noted = |head: &'static [u8]| map_of(&Bytes::from_static(head)).1;
+        assert_eq!(
+            noted(b"GET / HTTP/1.1\r\nHost: a\r\nConnection: keep-alive\r\n\r\n"),
+            Noted::default()
+        );
+        assert_eq!(
+            noted(b"GET / HTTP/1.1\r\ncontent-LENGTH: 1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\nUPGRADE: h2c\r\nExpect: 100-continue\r\nConnection: upgrade\r\nconnection: x, CLOSE \r\n\r\n"),
+            Noted {
+                content_lengths: 2,
+                transfer_encoding: true,
+                upgrade: true,
+                expect: true,
+                close: true,
+            }
+        );
+        // A token that only contains `close` is not `close`.
+        assert!(!noted(b"GET / HTTP/1.1\r\nConnection: closed, x-close\r\n\r\n").close);
     }
 
     #[test]
@@ -104,7 +153,7 @@ mod tests {
         let head = Bytes::from_static(
             b"GET / HTTP/1.1\r\nX-Empty:\r\nX-Blank:   \r\nX-Tab:\t\r\nHost: a\r\n\r\n",
         );
-        let map = map_of(&head);
+        let (map, _) = map_of(&head);
         for name in ["x-empty", "x-blank", "x-tab"] {
             assert_eq!(map.get(name).unwrap(), "", "{name}");
         }

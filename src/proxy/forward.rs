@@ -158,7 +158,8 @@ impl Inner {
 
         let started = std::time::Instant::now();
         let sent = self.upstream.send(Request::from_parts(parts, body));
-        let mut res = match tokio::time::timeout(self.response_timeout, sent).await {
+        let deadline = tokio::time::Instant::from_std(started) + self.response_timeout;
+        let mut res = match tokio::time::timeout_at(deadline, sent).await {
             Err(_) => return Err(GatewayError::UpstreamTimeout),
             Ok(Err(e)) => return Err(GatewayError::UpstreamUnreachable(Box::new(e))),
             Ok(Ok(res)) => res,

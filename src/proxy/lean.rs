@@ -118,10 +118,8 @@ impl Upstream {
                 return Err(UpstreamError::Io(e));
             }
             match conn.read_head(&parts.method).await {
-                Ok((res, state)) => {
-                    let reusable = res.version() == Version::HTTP_11
-                        && !wire::says_close(res.headers())
-                        && state != State::Close;
+                Ok((res, state, keep)) => {
+                    let reusable = keep && state != State::Close;
                     let body = LeanBody {
                         conn: Some(conn),
                         pool: self.clone(),
@@ -174,8 +172,10 @@ impl Upstream {
 
 /// The request head: request line, the map's headers, and `Content-Length:
 /// 0` where the method gives content a meaning (RFC 9110 §8.6).
-fn encode(parts: &http::request::Parts) -> Bytes {
-    let mut out = BytesMut::with_capacity(512);
+/// A `Vec`: freezing a part-filled `BytesMut` would allocate its shared
+/// header.
+fn encode(parts: &http::request::Parts) -> Vec<u8> {
+    let mut out = Vec::with_capacity(512);
     out.put_slice(parts.method.as_str().as_bytes());
     out.put_u8(b' ');
     let target = parts.uri.path_and_query().map_or("/", |pq| pq.as_str());
@@ -192,7 +192,7 @@ fn encode(parts: &http::request::Parts) -> Bytes {
         out.put_slice(b"content-length: 0\r\n");
     }
     out.put_slice(b"\r\n");
-    out.freeze()
+    out
 }
 
 // === impl LeanConn ===
@@ -210,8 +210,12 @@ impl LeanConn {
     }
 
     /// Reads the response head (skipping 1xx interim responses, as hyper's
-    /// client does) and says how its body is framed.
-    async fn read_head(&mut self, method: &Method) -> Result<(Response<()>, State), HeadError> {
+    /// client does) and says how its body is framed and whether the upstream
+    /// lets the connection be kept after it.
+    async fn read_head(
+        &mut self,
+        method: &Method,
+    ) -> Result<(Response<()>, State, bool), HeadError> {
         loop {
             if !self.buf.is_empty() {
                 if let Some(parsed) = self.parse_head(method)? {
@@ -242,7 +246,10 @@ impl LeanConn {
     }
 
     /// A complete final response head from the buffer, or `None` for more.
-    fn parse_head(&mut self, method: &Method) -> Result<Option<(Response<()>, State)>, HeadError> {
+    fn parse_head(
+        &mut self,
+        method: &Method,
+    ) -> Result<Option<(Response<()>, State, bool)>, HeadError> {
         let malformed = |what| Err(HeadError::Failed(UpstreamError::Malformed(what)));
         let mut headers = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
         let mut res = httparse::Response::new(&mut []);
@@ -269,10 +276,10 @@ impl LeanConn {
             // 100 Continue, 103 Early Hints: the final response follows.
             return self.parse_head(method);
         }
-        let Some(headers) = wire::header_map(&head, &self.spans, 0) else {
+        let Some((headers, noted)) = wire::header_map(&head, &self.spans, 0) else {
             return malformed("response header is not valid");
         };
-        let state = match framing(method, status, &headers) {
+        let state = match framing(method, status, &headers, noted) {
             Some(state) => state,
             None => return malformed("response Content-Length is not valid"),
         };
@@ -284,20 +291,25 @@ impl LeanConn {
             Version::HTTP_11
         };
         *res.headers_mut() = headers;
-        Ok(Some((res, state)))
+        Ok(Some((res, state, version == 1 && !noted.close)))
     }
 }
 
 /// How a response's body is delimited (RFC 9112 §6.3); `None` for lengths
 /// that disagree or do not parse.
-fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Option<State> {
+fn framing(
+    method: &Method,
+    status: StatusCode,
+    headers: &HeaderMap,
+    noted: wire::Noted,
+) -> Option<State> {
     if *method == Method::HEAD
         || status == StatusCode::NO_CONTENT
         || status == StatusCode::NOT_MODIFIED
     {
         return Some(State::Length(0));
     }
-    if headers.contains_key(header::TRANSFER_ENCODING) {
+    if noted.transfer_encoding {
         let last = wire::tokens(headers, &header::TRANSFER_ENCODING).last();
         return Some(
             if last.is_some_and(|t| t.eq_ignore_ascii_case(b"chunked")) {
@@ -306,6 +318,9 @@ fn framing(method: &Method, status: StatusCode, headers: &HeaderMap) -> Option<S
                 State::Close
             },
         );
+    }
+    if noted.content_lengths == 0 {
+        return Some(State::Close);
     }
     let mut length = None;
     for value in wire::tokens(headers, &header::CONTENT_LENGTH) {

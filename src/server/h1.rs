@@ -91,12 +91,11 @@ where
             Read::Other => return Ok(Ended::Handoff(Prefixed::new(buf.freeze(), io))),
             Read::Head(line) => (buf.split_to(line.len).freeze(), line),
         };
-        let Some(req) = build(&head, &line, &spans) else {
+        let Some((req, keep_alive)) = build(&head, &line, &spans) else {
             let mut rest = BytesMut::from(head);
             rest.unsplit(buf);
             return Ok(Ended::Handoff(Prefixed::new(rest.freeze(), io)));
         };
-        let keep_alive = !wire::says_close(req.headers());
         let head_request = req.method() == Method::HEAD;
         let (in_flight, call) = conn.dispatch(req);
         let call = pin!(call);
@@ -229,8 +228,9 @@ fn parse(buf: &[u8], spans: &mut Vec<Span>) -> Parse {
     })
 }
 
-/// The request for the stack, or `None` if it is one for hyper.
-fn build(head: &Bytes, line: &Line, spans: &[Span]) -> Option<Request<RequestBody>> {
+/// The request for the stack and whether its connection may be kept, or
+/// `None` if it is one for hyper.
+fn build(head: &Bytes, line: &Line, spans: &[Span]) -> Option<(Request<RequestBody>, bool)> {
     let method = Method::from_bytes(&head[line.method.0..line.method.1]).ok()?;
     let target = head.slice(line.target.0..line.target.1);
     // Origin form only: hyper handles absolute form, `*` and authority form.
@@ -239,19 +239,16 @@ fn build(head: &Bytes, line: &Line, spans: &[Span]) -> Option<Request<RequestBod
     }
     let uri = Uri::from_maybe_shared(target).ok()?;
     // Room for what the stack adds (request id, X-Forwarded-*, identity).
-    let headers = wire::header_map(head, spans, 8)?;
+    let (headers, noted) = wire::header_map(head, spans, 8)?;
     // A body, a protocol switch or a 100-continue handshake is hyper's.
-    let mut lengths = headers.get_all(header::CONTENT_LENGTH).iter();
-    let empty = match (lengths.next(), lengths.next()) {
-        (None, _) => true,
-        (Some(v), None) => v == "0",
-        (Some(_), Some(_)) => false,
+    let empty = match noted.content_lengths {
+        0 => true,
+        1 => headers
+            .get(header::CONTENT_LENGTH)
+            .is_some_and(|v| v == "0"),
+        _ => false,
     };
-    if !empty
-        || headers.contains_key(header::TRANSFER_ENCODING)
-        || headers.contains_key(header::UPGRADE)
-        || headers.contains_key(header::EXPECT)
-    {
+    if !empty || noted.transfer_encoding || noted.upgrade || noted.expect {
         return None;
     }
     let mut req = Request::new(Either::Right(Full::new(Bytes::new())));
@@ -259,7 +256,7 @@ fn build(head: &Bytes, line: &Line, spans: &[Span]) -> Option<Request<RequestBod
     *req.uri_mut() = uri;
     *req.version_mut() = Version::HTTP_11;
     *req.headers_mut() = headers;
-    Some(req)
+    Some((req, !noted.close))
 }
 
 // === writing ===
@@ -298,11 +295,13 @@ async fn write_response<I: AsyncWrite + Unpin>(
     out.put_u8(b' ');
     out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.put_slice(b"\r\n");
+    let mut dated = false;
     for (name, value) in &parts.headers {
         // Framing is this loop's to state.
         if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
             continue;
         }
+        dated |= name == header::DATE;
         wire::put_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
     if let Some(n) = add_length {
@@ -311,7 +310,7 @@ async fn write_response<I: AsyncWrite + Unpin>(
     if framing == Framing::Chunked {
         wire::put_header(&mut out, b"transfer-encoding", b"chunked");
     }
-    if !parts.headers.contains_key(header::DATE) {
+    if !dated {
         wire::put_header(&mut out, b"date", date.now());
     }
     if !keep_alive {
