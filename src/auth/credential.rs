@@ -42,12 +42,10 @@ impl Token {
 
     /// The token text, for the one place that sends it to a provider.
     pub fn expose(&self) -> &str {
-        // Checked to be visible ASCII when classified or built.
-        self.value
-            .to_str()
-            .ok()
-            .and_then(|s| s.get(self.start..self.end))
-            .unwrap_or("")
+        // Checked to be visible ASCII when classified or built; `from_utf8`
+        // is a fast pass over ASCII, `HeaderValue::to_str` a slow one.
+        let bytes = self.value.as_bytes().get(self.start..self.end);
+        std::str::from_utf8(bytes.unwrap_or_default()).unwrap_or("")
     }
 }
 
@@ -161,8 +159,16 @@ pub struct Classifier {
 /// The `Authorization` header, parsed.
 enum Authz<'a> {
     Absent,
-    Bearer(&'a HeaderValue, usize, usize),
-    Basic { user: String, password: String },
+    /// The header, its token, and where the token starts in it.
+    Bearer {
+        value: &'a HeaderValue,
+        token: &'a str,
+        start: usize,
+    },
+    Basic {
+        user: String,
+        password: String,
+    },
     OAuth,
     Other,
 }
@@ -175,8 +181,8 @@ impl Classifier {
         let authz = parse_authorization(headers)?;
         let prefix = self.api_key_prefix.as_str();
         match authz {
-            Authz::Bearer(v, start, end) if token_str(v, start, end).starts_with(prefix) => {
-                let key = ApiKeyText(token_str(v, start, end).to_owned());
+            Authz::Bearer { token, .. } if token.starts_with(prefix) => {
+                let key = ApiKeyText(token.to_owned());
                 return Ok(Credential::ApiKey { key, user: None });
             }
             Authz::Basic { ref password, .. } if password.starts_with(prefix) => {
@@ -194,9 +200,13 @@ impl Classifier {
             return Ok(Credential::ApiKey { key, user: None });
         }
         Ok(match authz {
-            Authz::Bearer(v, start, end) => match native_token(token_str(v, start, end)) {
+            Authz::Bearer {
+                value,
+                token,
+                start,
+            } => match native_token(token) {
                 Some(kind) => Credential::Native(kind),
-                None => Credential::Bearer(Token::from_header(v, start, end)),
+                None => Credential::Bearer(Token::from_header(value, start, start + token.len())),
             },
             Authz::Basic { .. } => Credential::Native(NativeKind::Basic),
             Authz::OAuth => Credential::Native(NativeKind::OAuth1),
@@ -235,19 +245,20 @@ impl Classifier {
     }
 }
 
-fn token_str(v: &HeaderValue, start: usize, end: usize) -> &str {
-    v.to_str()
-        .ok()
-        .and_then(|s| s.get(start..end))
-        .unwrap_or("")
-}
-
+/// The header's text, if every byte is visible ASCII or a space.
+///
+/// Bearer tokens are mostly an identity provider's JWTs, a kilobyte or two
+/// long, and this runs on every request: the checks here are single passes
+/// without an early exit, which the compiler turns into vector code.
 fn visible_ascii(v: &HeaderValue) -> Result<&str, CredentialError> {
     let bytes = v.as_bytes();
-    if bytes.iter().any(|&b| !(0x20..0x7f).contains(&b)) {
+    if !bytes
+        .iter()
+        .fold(true, |ok, &b| ok & (0x20..0x7f).contains(&b))
+    {
         return Err(CredentialError::BadCharacters);
     }
-    v.to_str().map_err(|_| CredentialError::BadCharacters)
+    std::str::from_utf8(bytes).map_err(|_| CredentialError::BadCharacters)
 }
 
 fn parse_authorization(headers: &HeaderMap) -> Result<Authz<'_>, CredentialError> {
@@ -264,17 +275,21 @@ fn parse_authorization(headers: &HeaderMap) -> Result<Authz<'_>, CredentialError
         let token = rest.trim_start_matches(' ');
         let start = text.len() - token.len();
         let token = token.trim_end_matches(' ');
-        let end = start + token.len();
         if token.is_empty() {
             return Err(CredentialError::EmptyBearer);
         }
-        if token.contains(' ') {
-            return Err(CredentialError::TwoTokens);
-        }
         if !is_b64token(token) {
-            return Err(CredentialError::BadToken);
+            return Err(if token.contains(' ') {
+                CredentialError::TwoTokens
+            } else {
+                CredentialError::BadToken
+            });
         }
-        return Ok(Authz::Bearer(value, start, end));
+        return Ok(Authz::Bearer {
+            value,
+            token,
+            start,
+        });
     }
     if scheme.eq_ignore_ascii_case("basic") {
         let decoded = STANDARD
@@ -296,9 +311,10 @@ fn parse_authorization(headers: &HeaderMap) -> Result<Authz<'_>, CredentialError
 /// RFC 6750 §2.1: `b64token = 1*( ALPHA / DIGIT / "-" / "." / "_" / "~" / "+" / "/" ) *"="`.
 fn is_b64token(t: &str) -> bool {
     let body = t.trim_end_matches('=');
+    // One pass without an early exit (see `visible_ascii`).
     !body.is_empty()
-        && body.bytes().all(|b| {
-            b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/')
+        && body.bytes().fold(true, |ok, b| {
+            ok & (b.is_ascii_alphanumeric() | matches!(b, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
         })
 }
 
@@ -328,21 +344,37 @@ fn is_personal_access_token(t: &str) -> bool {
 }
 
 /// An HS256 JWT whose payload holds only `id`: the DC OAuth 2.0 provider's token.
+///
+/// Every bearer token is asked, and most are an identity provider's RS256
+/// JWTs: their header, a few dozen bytes, settles it, so the payload is not
+/// decoded and only `alg` is read from the header.
 fn is_dc_oauth2_token(t: &str) -> bool {
-    let mut parts = t.split('.');
-    let (Some(h), Some(p), Some(_), None) =
-        (parts.next(), parts.next(), parts.next(), parts.next())
-    else {
+    #[derive(serde::Deserialize)]
+    struct JoseHeader<'a> {
+        #[serde(borrow)]
+        alg: Option<Cow<'a, str>>,
+    }
+    let Some((h, rest)) = t.split_once('.') else {
         return false;
     };
-    let json = |s: &str| -> Option<serde_json::Map<String, serde_json::Value>> {
-        serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s).ok()?).ok()
+    let Ok(header) = URL_SAFE_NO_PAD.decode(h) else {
+        return false;
     };
-    let Some(header) = json(h) else { return false };
-    if header.get("alg").and_then(|a| a.as_str()) != Some("HS256") {
+    let is_hs256 = match serde_json::from_slice::<JoseHeader<'_>>(&header) {
+        Ok(header) => header.alg.as_deref() == Some("HS256"),
+        Err(_) => false,
+    };
+    if !is_hs256 || !header.trim_ascii_start().starts_with(b"{") {
         return false;
     }
-    json(p).is_some_and(|payload| payload.len() == 1 && payload.contains_key("id"))
+    let mut parts = rest.split('.');
+    let (Some(p), Some(_), None) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    let payload = URL_SAFE_NO_PAD.decode(p).ok().and_then(|p| {
+        serde_json::from_slice::<serde_json::Map<String, serde_json::Value>>(&p).ok()
+    });
+    payload.is_some_and(|payload| payload.len() == 1 && payload.contains_key("id"))
 }
 
 /// A readable label for a credential class, for logs.

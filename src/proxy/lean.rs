@@ -276,7 +276,8 @@ impl LeanConn {
             // 100 Continue, 103 Early Hints: the final response follows.
             return self.parse_head(method);
         }
-        let Some((headers, noted)) = wire::header_map(&head, &self.spans, 0) else {
+        // Room for the request id the access layer adds.
+        let Some((headers, noted)) = wire::header_map(&head, &self.spans, 1) else {
             return malformed("response header is not valid");
         };
         let state = match framing(method, status, &headers, noted) {

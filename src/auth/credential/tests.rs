@@ -146,3 +146,51 @@ fn native_token_shapes() {
     );
     assert_eq!(native_token("eyJhbGciOiJSUzI1NiJ9.e30.sig"), None);
 }
+
+#[test]
+fn only_an_hs256_jwt_holding_just_an_id_is_a_dc_oauth2_token() {
+    let jwt = |header: &str, payload: &str, rest: &str| {
+        format!(
+            "{}.{}{rest}",
+            URL_SAFE_NO_PAD.encode(header),
+            URL_SAFE_NO_PAD.encode(payload)
+        )
+    };
+    let dc = Some(NativeKind::DataCenterOAuth2);
+    let cases = [
+        (jwt(r#"{"alg":"HS256"}"#, r#"{"id":"7"}"#, ".sig"), dc),
+        (
+            jwt(
+                r#" {"typ":"JWT", "alg" : "HS256","kid":"k"}"#,
+                r#"{"id":7}"#,
+                ".s",
+            ),
+            dc,
+        ),
+        (
+            jwt(r#"{"alg":"HS\u0032256"}"#, r#"{"id":"7"}"#, ".sig"),
+            None,
+        ),
+        (
+            jwt(r#"{"alg":"HS\u0032\u00356"}"#, r#"{"id":"7"}"#, ".sig"),
+            dc,
+        ),
+        (jwt(r#"{"alg":"RS256"}"#, r#"{"id":"7"}"#, ".sig"), None),
+        (jwt(r#"{"typ":"JWT"}"#, r#"{"id":"7"}"#, ".sig"), None),
+        (jwt(r#"["HS256"]"#, r#"{"id":"7"}"#, ".sig"), None),
+        (
+            jwt(r#"{"alg":"HS256"}"#, r#"{"id":"7","sub":"a"}"#, ".sig"),
+            None,
+        ),
+        (jwt(r#"{"alg":"HS256"}"#, r#"["id"]"#, ".sig"), None),
+        (jwt(r#"{"alg":"HS256"}"#, r#"{"id":"7"}"#, ""), None),
+        (
+            jwt(r#"{"alg":"HS256"}"#, r#"{"id":"7"}"#, ".sig.more"),
+            None,
+        ),
+        (jwt(r#"{"alg":"HS256""#, r#"{"id":"7"}"#, ".sig"), None),
+    ];
+    for (token, want) in cases {
+        assert_eq!(native_token(&token), want, "{token}");
+    }
+}
