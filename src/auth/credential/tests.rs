@@ -194,3 +194,23 @@ fn only_an_hs256_jwt_holding_just_an_id_is_a_dc_oauth2_token() {
         assert_eq!(native_token(&token), want, "{token}");
     }
 }
+
+#[test]
+fn b64token_takes_exactly_rfc_6750s_characters() {
+    let allowed: Vec<u8> = (0..=255u8)
+        .filter(|&b| is_b64token(&format!("a{}", char::from(b))))
+        .collect();
+    let want: Vec<u8> = (b'0'..=b'9')
+        .chain(b'A'..=b'Z')
+        .chain(b'a'..=b'z')
+        .chain(*b"+-./_~")
+        .chain(*b"=")
+        .collect::<std::collections::BTreeSet<u8>>()
+        .into_iter()
+        .collect();
+    assert_eq!(allowed, want);
+    // `=` only at the end, and not alone.
+    assert!(is_b64token("ab=="));
+    assert!(!is_b64token("a=b"));
+    assert!(!is_b64token("=="));
+}
