@@ -162,18 +162,22 @@ impl AuthState {
         cache: Option<Source>,
         headers: &HeaderMap,
     ) {
-        let request_id = headers
-            .get(&REQUEST_ID)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or("-");
+        // Looked up only for an event that is logged: a cache hit's is at
+        // debug level, usually off.
+        let request_id = || {
+            headers
+                .get(&REQUEST_ID)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+        };
         match decided {
             Ok(Handoff::Asserted(p)) => {
                 self.metrics.decision(&p.provider, "accepted", "ok");
                 if let Some(reused @ (Source::Hit | Source::Coalesced)) = cache {
-                    tracing::debug!(target: "restgate::audit", request_id, user = %p.user, provider = %p.provider,
+                    tracing::debug!(target: "restgate::audit", request_id = request_id(), user = %p.user, provider = %p.provider,
                         client_credentials = p.client_credentials, cache = reused.as_str(), "Authenticated");
                 } else {
-                    tracing::info!(target: "restgate::audit", request_id, user = %p.user, provider = %p.provider,
+                    tracing::info!(target: "restgate::audit", request_id = request_id(), user = %p.user, provider = %p.provider,
                         client_credentials = p.client_credentials, "Authenticated");
                 }
             }
@@ -185,7 +189,7 @@ impl AuthState {
                     "refused"
                 };
                 self.metrics.decision("none", result, e.reason());
-                tracing::info!(target: "restgate::audit", request_id, status = e.status().as_u16(), reason = e.reason(), "Refused");
+                tracing::info!(target: "restgate::audit", request_id = request_id(), status = e.status().as_u16(), reason = e.reason(), "Refused");
             }
         }
     }

@@ -157,12 +157,14 @@ impl Inner {
         let body = self.handoff.apply(&mut parts, body, &handoff).await?;
 
         let started = std::time::Instant::now();
-        let sent = self.upstream.send(Request::from_parts(parts, body));
         let deadline = tokio::time::Instant::from_std(started) + self.response_timeout;
-        let mut res = match tokio::time::timeout_at(deadline, sent).await {
-            Err(_) => return Err(GatewayError::UpstreamTimeout),
-            Ok(Err(e)) => return Err(GatewayError::UpstreamUnreachable(Box::new(e))),
-            Ok(Ok(res)) => res,
+        let sent = self
+            .upstream
+            .send(Request::from_parts(parts, body), deadline);
+        let mut res = match sent.await {
+            Err(upstream::UpstreamError::Timeout) => return Err(GatewayError::UpstreamTimeout),
+            Err(e) => return Err(GatewayError::UpstreamUnreachable(Box::new(e))),
+            Ok(res) => res,
         };
         let took = started.elapsed();
         self.metrics.upstream_latency.observe(took.as_secs_f64());

@@ -31,6 +31,7 @@ use hyper_rustls::MaybeHttpsStream;
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
+use tokio::time::Sleep;
 
 use super::upstream::{BoxError, Upstream, UpstreamBody, UpstreamError};
 use crate::wire;
@@ -55,6 +56,11 @@ pub(super) struct LeanConn {
     buf: BytesMut,
     spans: Vec<wire::Span>,
     pub(super) since: Instant,
+    /// The response deadline, kept with the connection and moved for each
+    /// request: a later deadline is a store, where a new timer per request
+    /// was a lock and a timer-wheel insertion and removal (`None` until the
+    /// first request).
+    timer: Option<Pin<Box<Sleep>>>,
 }
 
 /// The body of a response read by this client.
@@ -84,6 +90,8 @@ enum State {
 
 /// Why a response head could not be read.
 enum HeadError {
+    /// The request could not be written.
+    Unwritten(std::io::Error),
     /// The connection closed before a byte of the response: on a reused
     /// connection, the upstream had closed it as the request went out.
     Closed,
@@ -94,12 +102,14 @@ enum HeadError {
 
 impl Upstream {
     /// Sends a bodyless request (origin-form URI, `Host` set) on an idle
-    /// lean connection or a new one. A request that could not be written on
-    /// a reused connection, or (if idempotent, RFC 9110 §9.2.2) that found
-    /// it closed before any answer, goes out again on another one.
+    /// lean connection or a new one, and waits for the response head until
+    /// `deadline`. A request that could not be written on a reused
+    /// connection, or (if idempotent, RFC 9110 §9.2.2) that found it closed
+    /// before any answer, goes out again on another one.
     pub(super) async fn send_lean(
         self: &Arc<Self>,
         req: Request<crate::RequestBody>,
+        deadline: tokio::time::Instant,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let (parts, _) = req.into_parts();
         let head = encode(&parts);
@@ -108,16 +118,27 @@ impl Upstream {
             let (mut conn, reused) = match self.checkout_lean() {
                 Some(c) => (c, true),
                 // Boxed: the connector's future holds a TLS-capable stream.
-                None => (Box::pin(self.connect_lean()).await?, false),
-            };
-            if let Err(e) = conn.io.write_all(&head).await {
-                if reused {
-                    tracing::debug!(error = %e, "Reused upstream connection was closed; trying another");
-                    continue;
+                None => {
+                    match tokio::time::timeout_at(deadline, Box::pin(self.connect_lean())).await {
+                        Ok(conn) => (conn?, false),
+                        Err(_) => return Err(UpstreamError::Timeout),
+                    }
                 }
-                return Err(UpstreamError::Io(e));
-            }
-            match conn.read_head(&parts.method).await {
+            };
+            let mut timer = match conn.timer.take() {
+                Some(mut timer) => {
+                    timer.as_mut().reset(deadline);
+                    timer
+                }
+                None => Box::pin(tokio::time::sleep_until(deadline)),
+            };
+            let exchange = tokio::select! {
+                biased;
+                done = conn.exchange(&head, &parts.method) => done,
+                () = &mut timer => Err(HeadError::Failed(UpstreamError::Timeout)),
+            };
+            conn.timer = Some(timer);
+            match exchange {
                 Ok((res, state, keep)) => {
                     let reusable = keep && state != State::Close;
                     let body = LeanBody {
@@ -128,6 +149,10 @@ impl Upstream {
                     };
                     return Ok(res.map(|()| UpstreamBody::lean(body)));
                 }
+                Err(HeadError::Unwritten(e)) if reused => {
+                    tracing::debug!(error = %e, "Reused upstream connection was closed; trying another");
+                }
+                Err(HeadError::Unwritten(e)) => return Err(UpstreamError::Io(e)),
                 Err(HeadError::Closed) if reused && replay => {
                     tracing::debug!("Reused upstream connection closed unanswered; trying another");
                 }
@@ -166,6 +191,7 @@ impl Upstream {
             buf: BytesMut::with_capacity(8 * 1024),
             spans: Vec::with_capacity(16),
             since: Instant::now(),
+            timer: None,
         })
     }
 }
@@ -207,6 +233,19 @@ impl LeanConn {
         Pin::new(&mut *self.io)
             .poll_read(&mut cx, &mut probe)
             .is_pending()
+    }
+
+    /// Writes the request head and reads the response's.
+    async fn exchange(
+        &mut self,
+        head: &[u8],
+        method: &Method,
+    ) -> Result<(Response<()>, State, bool), HeadError> {
+        self.io
+            .write_all(head)
+            .await
+            .map_err(HeadError::Unwritten)?;
+        self.read_head(method).await
     }
 
     /// Reads the response head (skipping 1xx interim responses, as hyper's
@@ -477,7 +516,7 @@ mod tests {
     use http_body_util::{BodyExt, Either, Full};
     use tokio::net::TcpListener;
 
-    use crate::proxy::upstream::connector;
+    use crate::proxy::upstream::{connector, later};
 
     /// What a scripted upstream does after a request head.
     enum Step {
@@ -485,6 +524,10 @@ mod tests {
         Answer(&'static [u8]),
         /// Writes these bytes and closes the connection.
         AnswerAndClose(&'static [u8]),
+        /// Waits, then writes these bytes and reads the next request.
+        Late(Duration, &'static [u8]),
+        /// Answers nothing, keeping the connection open.
+        Silent,
     }
 
     /// An upstream answering each request with the next scripted step, on
@@ -529,6 +572,14 @@ mod tests {
                             Some(Step::Answer(b)) => s.write_all(b).await.unwrap(),
                             Some(Step::AnswerAndClose(b)) => {
                                 s.write_all(b).await.unwrap();
+                                return;
+                            }
+                            Some(Step::Late(wait, b)) => {
+                                tokio::time::sleep(wait).await;
+                                s.write_all(b).await.unwrap();
+                            }
+                            Some(Step::Silent) => {
+                                let _ = s.read(&mut [0u8; 1]).await;
                                 return;
                             }
                             None => return,
@@ -586,21 +637,39 @@ mod tests {
         ])
         .await;
         let pool = pool(&up.uri);
-        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(body(res).await.unwrap(), "hello");
-        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(body(res).await.unwrap(), "abcde");
-        let res = pool.send(request(Method::DELETE, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::DELETE, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(res.status(), 204);
         assert_eq!(body(res).await.unwrap(), "");
         // A HEAD response states a length and has no body.
-        let res = pool.send(request(Method::HEAD, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::HEAD, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(res.headers()["content-length"], "99");
         assert_eq!(body(res).await.unwrap(), "");
-        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
         // Both framings: chunked wins (RFC 9112 §6.3).
-        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(body(res).await.unwrap(), "abcde");
         assert_eq!(up.connections.load(Ordering::SeqCst), 1);
         assert_eq!(idle(&pool), 1);
@@ -619,7 +688,10 @@ mod tests {
         )])
         .await;
         let pool = pool(&up.uri);
-        let res = pool.send(request(Method::POST, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::POST, &up.uri), later())
+            .await
+            .unwrap();
         body(res).await.unwrap();
         let head = up.heads.lock().unwrap()[0].clone();
         assert!(head.contains("content-length: 0\r\n"), "{head}");
@@ -634,10 +706,16 @@ mod tests {
         ])
         .await;
         let pool = pool(&up.uri);
-        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(body(res).await.unwrap(), "until the end");
         for _ in 0..2 {
-            let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+            let res = pool
+                .send(request(Method::GET, &up.uri), later())
+                .await
+                .unwrap();
             assert_eq!(body(res).await.unwrap(), "ok");
             assert_eq!(idle(&pool), 0, "a connection said to close went back");
         }
@@ -658,14 +736,23 @@ mod tests {
         .await;
         let pool = pool(&up.uri);
         for _ in 0..2 {
-            let err = pool.send(request(Method::GET, &up.uri)).await.unwrap_err();
+            let err = pool
+                .send(request(Method::GET, &up.uri), later())
+                .await
+                .unwrap_err();
             assert!(matches!(err, UpstreamError::Malformed(_)), "{err}");
         }
         for _ in 0..2 {
-            let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+            let res = pool
+                .send(request(Method::GET, &up.uri), later())
+                .await
+                .unwrap();
             assert!(body(res).await.is_err(), "a cut body read as complete");
         }
-        let err = pool.send(request(Method::GET, &up.uri)).await.unwrap_err();
+        let err = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap_err();
         assert!(matches!(err, UpstreamError::Malformed(_)), "{err}");
         assert_eq!(idle(&pool), 0);
     }
@@ -678,10 +765,16 @@ mod tests {
         ])
         .await;
         let pool = pool(&up.uri);
-        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
         // Closed without saying so: the next request still gets its answer.
-        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
         assert_eq!(up.connections.load(Ordering::SeqCst), 2);
     }
@@ -694,13 +787,52 @@ mod tests {
         ])
         .await;
         let pool = pool(&up.uri);
-        let mut res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let mut res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         let first = res.body_mut().frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "half");
         drop(res);
         assert_eq!(idle(&pool), 0);
-        let res = pool.send(request(Method::GET, &up.uri)).await.unwrap();
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
         assert_eq!(up.connections.load(Ordering::SeqCst), 2);
+    }
+
+    #[tokio::test]
+    async fn a_reused_connection_keeps_each_requests_own_deadline() {
+        const OK: &[u8] = b"HTTP/1.1 204 No Content\r\n\r\n";
+        let wait = Duration::from_millis(400);
+        let up = scripted(vec![Step::Answer(OK), Step::Late(wait, OK), Step::Silent]).await;
+        let pool = pool(&up.uri);
+        let soon = || tokio::time::Instant::now() + Duration::from_millis(150);
+        // The first deadline is armed with the connection, and passes
+        // while the connection waits in the pool.
+        let res = pool
+            .send(request(Method::GET, &up.uri), soon())
+            .await
+            .unwrap();
+        drop(res);
+        // A later deadline on the same connection: the answer that comes
+        // after the first deadline is taken.
+        let res = pool
+            .send(request(Method::GET, &up.uri), later())
+            .await
+            .unwrap();
+        assert_eq!(res.status(), StatusCode::NO_CONTENT);
+        drop(res);
+        // An earlier one again: the silent upstream is given up on in time.
+        let started = tokio::time::Instant::now();
+        let err = pool
+            .send(request(Method::GET, &up.uri), soon())
+            .await
+            .unwrap_err();
+        assert!(matches!(err, UpstreamError::Timeout), "{err}");
+        assert!(started.elapsed() < wait, "{:?}", started.elapsed());
+        assert_eq!(up.connections.load(Ordering::SeqCst), 1);
     }
 }

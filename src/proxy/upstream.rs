@@ -113,6 +113,8 @@ pub enum UpstreamError {
     Io(std::io::Error),
     #[error("the upstream's answer is not valid HTTP/1.1: {0}")]
     Malformed(&'static str),
+    #[error("no response head from the upstream in time")]
+    Timeout,
 }
 
 // === impl Upstream ===
@@ -141,20 +143,25 @@ impl Upstream {
     }
 
     /// Sends a request (origin-form URI, `Host` set) on an idle connection
-    /// or a new one.
+    /// or a new one; [`UpstreamError::Timeout`] if its response head has not
+    /// come by `deadline`.
     pub async fn send(
         self: &Arc<Self>,
         req: Request<RequestBody>,
+        deadline: tokio::time::Instant,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         // The lean client takes bodyless requests that ask for no protocol
         // switch, whichever way they came in.
         let bodyless = matches!(req.body(), Either::Right(full) if full.is_end_stream());
         if bodyless && !req.headers().contains_key(http::header::UPGRADE) {
-            return self.send_lean(req).await;
+            return self.send_lean(req, deadline).await;
         }
         // Boxed: hyper's exchange and handshake are kilobytes of future state
         // that the lean path would otherwise carry and move on every request.
-        Box::pin(self.send_hyper(req)).await
+        match tokio::time::timeout_at(deadline, Box::pin(self.send_hyper(req))).await {
+            Ok(sent) => sent,
+            Err(_) => Err(UpstreamError::Timeout),
+        }
     }
 
     /// Through hyper's client: requests with a body, and upgrades.
@@ -355,6 +362,12 @@ impl std::fmt::Debug for UpstreamBody {
     }
 }
 
+/// A response deadline tests do not reach.
+#[cfg(test)]
+pub(super) fn later() -> tokio::time::Instant {
+    tokio::time::Instant::now() + Duration::from_secs(60)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -408,7 +421,7 @@ mod tests {
     /// `n` requests for `/` at once, each answer read to its end.
     async fn send_all(pool: &Arc<Upstream>, uri: &Uri, n: usize) {
         let responses =
-            futures_util::future::join_all((0..n).map(|_| pool.send(get("/", uri)))).await;
+            futures_util::future::join_all((0..n).map(|_| pool.send(get("/", uri), later()))).await;
         for res in responses {
             assert_eq!(read(res.unwrap()).await, "hello");
         }
@@ -441,7 +454,7 @@ mod tests {
         let (uri, accepted) = upstream().await;
         let pool = pool(uri.clone(), 8, Duration::from_secs(60));
         for _ in 0..20 {
-            let res = pool.send(get("/", &uri)).await.unwrap();
+            let res = pool.send(get("/", &uri), later()).await.unwrap();
             assert_eq!(read(res).await, "hello");
             assert_eq!(idle(&pool), 1);
         }
@@ -452,12 +465,16 @@ mod tests {
     async fn a_body_dropped_before_its_end_closes_its_connection() {
         let (uri, accepted) = upstream().await;
         let pool = pool(uri.clone(), 8, Duration::from_secs(60));
-        let mut body = pool.send(get("/big", &uri)).await.unwrap().into_body();
+        let mut body = pool
+            .send(get("/big", &uri), later())
+            .await
+            .unwrap()
+            .into_body();
         let first = body.frame().await.unwrap().unwrap();
         assert!(first.data_ref().unwrap().len() < 4 << 20);
         drop(body);
         assert_eq!(idle(&pool), 0, "a half-read connection went back");
-        let res = pool.send(get("/", &uri)).await.unwrap();
+        let res = pool.send(get("/", &uri), later()).await.unwrap();
         assert_eq!(read(res).await, "hello");
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
@@ -470,7 +487,11 @@ mod tests {
         // just ended would put them.
         let mut bodies = Vec::new();
         for _ in 0..2 {
-            let mut body = pool.send(get("/big", &uri)).await.unwrap().into_body();
+            let mut body = pool
+                .send(get("/big", &uri), later())
+                .await
+                .unwrap()
+                .into_body();
             let Kind::Hyper { conn, .. } = &mut body.kind else {
                 panic!("a request with a body went through the lean client");
             };
@@ -493,7 +514,7 @@ mod tests {
         })
         .await;
         for _ in 0..2 {
-            read(pool.send(get("/", &uri)).await.unwrap()).await;
+            read(pool.send(get("/", &uri), later()).await.unwrap()).await;
         }
         assert_eq!(accepted.load(Ordering::SeqCst), 2);
     }
@@ -509,7 +530,7 @@ mod tests {
 
         let expiring = self::pool(uri.clone(), 8, Duration::ZERO);
         for _ in 0..3 {
-            read(expiring.send(get("/", &uri)).await.unwrap()).await;
+            read(expiring.send(get("/", &uri), later()).await.unwrap()).await;
         }
         assert_eq!(
             accepted.load(Ordering::SeqCst),
@@ -554,7 +575,7 @@ mod tests {
         });
         let pool = pool(uri.clone(), 8, Duration::from_secs(60));
         for n in 1..=3 {
-            let res = pool.send(get("/", &uri)).await.unwrap();
+            let res = pool.send(get("/", &uri), later()).await.unwrap();
             assert_eq!(read(res).await, "ok");
             // The pooled connection's task sees the close.
             wait_until("the close was never seen", || {
@@ -574,7 +595,7 @@ mod tests {
             *req.body_mut() = Either::Right(Full::new(Bytes::new()));
             req
         };
-        let res = pool.send(bodyless()).await.unwrap();
+        let res = pool.send(bodyless(), later()).await.unwrap();
         assert!(matches!(res.body().kind, Kind::Lean(_)));
         assert_eq!(read(res).await, "hello");
         // A switch of protocol needs hyper's upgrade machinery.
@@ -582,9 +603,9 @@ mod tests {
         upgrade
             .headers_mut()
             .insert(http::header::UPGRADE, "websocket".parse().unwrap());
-        let res = pool.send(upgrade).await.unwrap();
+        let res = pool.send(upgrade, later()).await.unwrap();
         assert!(matches!(res.body().kind, Kind::Hyper { .. }));
-        let res = pool.send(get("/", &uri)).await.unwrap();
+        let res = pool.send(get("/", &uri), later()).await.unwrap();
         assert!(matches!(res.body().kind, Kind::Hyper { .. }));
     }
 
@@ -596,7 +617,7 @@ mod tests {
             .unwrap();
         drop(listener);
         let pool = pool(uri.clone(), 8, Duration::from_secs(60));
-        let err = pool.send(get("/", &uri)).await.unwrap_err();
+        let err = pool.send(get("/", &uri), later()).await.unwrap_err();
         assert!(matches!(err, UpstreamError::Connect(_)), "{err}");
     }
 }
