@@ -21,7 +21,7 @@ use std::mem::MaybeUninit;
 use std::pin::Pin;
 use std::sync::{Arc, PoisonError};
 use std::task::{Context, Poll, Waker, ready};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use bytes::{Buf, BufMut, Bytes, BytesMut};
 use http::header::{self, HeaderMap};
@@ -55,7 +55,7 @@ pub(super) struct LeanConn {
     io: Box<Io>,
     buf: BytesMut,
     spans: Vec<wire::Span>,
-    pub(super) since: Instant,
+    since: Instant,
     /// The response deadline, kept with the connection and moved for each
     /// request: a later deadline is a store, where a new timer per request
     /// was a lock and a timer-wheel insertion and removal (`None` until the
@@ -139,8 +139,7 @@ impl Upstream {
             };
             conn.timer = Some(timer);
             match exchange {
-                Ok((res, state, keep)) => {
-                    let reusable = keep && state != State::Close;
+                Ok((res, state, reusable)) => {
                     let body = LeanBody {
                         conn: Some(conn),
                         pool: self.clone(),
@@ -169,7 +168,7 @@ impl Upstream {
         let mut idle = self.lean.lock().unwrap_or_else(PoisonError::into_inner);
         let now = Instant::now();
         while let Some(mut conn) = idle.pop() {
-            if now.duration_since(conn.since) < self.idle_timeout && conn.open() {
+            if !conn.expired(now, self.idle_timeout) && conn.open() {
                 return Some(conn);
             }
         }
@@ -224,6 +223,11 @@ fn encode(parts: &http::request::Parts) -> Vec<u8> {
 // === impl LeanConn ===
 
 impl LeanConn {
+    /// Idle in the pool for the timeout: not used again.
+    pub(super) fn expired(&self, now: Instant, idle_timeout: Duration) -> bool {
+        now.duration_since(self.since) >= idle_timeout
+    }
+
     /// Whether an idle connection is still open: the upstream has neither
     /// closed it nor sent anything unasked. Never waits.
     fn open(&mut self) -> bool {
@@ -235,7 +239,7 @@ impl LeanConn {
             .is_pending()
     }
 
-    /// Writes the request head and reads the response's.
+    /// Writes the request head and reads the response's; see [`read_head`](Self::read_head).
     async fn exchange(
         &mut self,
         head: &[u8],
@@ -249,8 +253,9 @@ impl LeanConn {
     }
 
     /// Reads the response head (skipping 1xx interim responses, as hyper's
-    /// client does) and says how its body is framed and whether the upstream
-    /// lets the connection be kept after it.
+    /// client does) and says how its body is framed and whether the
+    /// connection can serve again after it: an HTTP/1.1 response without
+    /// `Connection: close`, whose body does not run until the close.
     async fn read_head(
         &mut self,
         method: &Method,
@@ -331,7 +336,8 @@ impl LeanConn {
             Version::HTTP_11
         };
         *res.headers_mut() = headers;
-        Ok(Some((res, state, version == 1 && !noted.close)))
+        let reusable = version == 1 && !noted.close && state != State::Close;
+        Ok(Some((res, state, reusable)))
     }
 }
 
@@ -510,7 +516,6 @@ mod tests {
     use std::collections::VecDeque;
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::time::Duration;
 
     use http::Uri;
     use http_body_util::{BodyExt, Either, Full};
@@ -613,6 +618,15 @@ mod tests {
             .unwrap()
     }
 
+    /// A bodyless request with a deadline it does not reach.
+    async fn send(
+        pool: &Arc<Upstream>,
+        up: &Scripted,
+        method: Method,
+    ) -> Result<Response<UpstreamBody>, UpstreamError> {
+        pool.send(request(method, &up.uri), later()).await
+    }
+
     async fn body(res: Response<UpstreamBody>) -> Result<Bytes, BoxError> {
         res.into_body().collect().await.map(|c| c.to_bytes())
     }
@@ -637,39 +651,21 @@ mod tests {
         ])
         .await;
         let pool = pool(&up.uri);
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "hello");
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "abcde");
-        let res = pool
-            .send(request(Method::DELETE, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::DELETE).await.unwrap();
         assert_eq!(res.status(), 204);
         assert_eq!(body(res).await.unwrap(), "");
         // A HEAD response states a length and has no body.
-        let res = pool
-            .send(request(Method::HEAD, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::HEAD).await.unwrap();
         assert_eq!(res.headers()["content-length"], "99");
         assert_eq!(body(res).await.unwrap(), "");
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
         // Both framings: chunked wins (RFC 9112 §6.3).
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "abcde");
         assert_eq!(up.connections.load(Ordering::SeqCst), 1);
         assert_eq!(idle(&pool), 1);
@@ -688,10 +684,7 @@ mod tests {
         )])
         .await;
         let pool = pool(&up.uri);
-        let res = pool
-            .send(request(Method::POST, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::POST).await.unwrap();
         body(res).await.unwrap();
         let head = up.heads.lock().unwrap()[0].clone();
         assert!(head.contains("content-length: 0\r\n"), "{head}");
@@ -706,16 +699,10 @@ mod tests {
         ])
         .await;
         let pool = pool(&up.uri);
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "until the end");
         for _ in 0..2 {
-            let res = pool
-                .send(request(Method::GET, &up.uri), later())
-                .await
-                .unwrap();
+            let res = send(&pool, &up, Method::GET).await.unwrap();
             assert_eq!(body(res).await.unwrap(), "ok");
             assert_eq!(idle(&pool), 0, "a connection said to close went back");
         }
@@ -736,23 +723,14 @@ mod tests {
         .await;
         let pool = pool(&up.uri);
         for _ in 0..2 {
-            let err = pool
-                .send(request(Method::GET, &up.uri), later())
-                .await
-                .unwrap_err();
+            let err = send(&pool, &up, Method::GET).await.unwrap_err();
             assert!(matches!(err, UpstreamError::Malformed(_)), "{err}");
         }
         for _ in 0..2 {
-            let res = pool
-                .send(request(Method::GET, &up.uri), later())
-                .await
-                .unwrap();
+            let res = send(&pool, &up, Method::GET).await.unwrap();
             assert!(body(res).await.is_err(), "a cut body read as complete");
         }
-        let err = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap_err();
+        let err = send(&pool, &up, Method::GET).await.unwrap_err();
         assert!(matches!(err, UpstreamError::Malformed(_)), "{err}");
         assert_eq!(idle(&pool), 0);
     }
@@ -765,16 +743,10 @@ mod tests {
         ])
         .await;
         let pool = pool(&up.uri);
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
         // Closed without saying so: the next request still gets its answer.
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
         assert_eq!(up.connections.load(Ordering::SeqCst), 2);
     }
@@ -787,18 +759,12 @@ mod tests {
         ])
         .await;
         let pool = pool(&up.uri);
-        let mut res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let mut res = send(&pool, &up, Method::GET).await.unwrap();
         let first = res.body_mut().frame().await.unwrap().unwrap();
         assert_eq!(first.into_data().unwrap(), "half");
         drop(res);
         assert_eq!(idle(&pool), 0);
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(body(res).await.unwrap(), "ok");
         assert_eq!(up.connections.load(Ordering::SeqCst), 2);
     }
@@ -819,10 +785,7 @@ mod tests {
         drop(res);
         // A later deadline on the same connection: the answer that comes
         // after the first deadline is taken.
-        let res = pool
-            .send(request(Method::GET, &up.uri), later())
-            .await
-            .unwrap();
+        let res = send(&pool, &up, Method::GET).await.unwrap();
         assert_eq!(res.status(), StatusCode::NO_CONTENT);
         drop(res);
         // An earlier one again: the silent upstream is given up on in time.

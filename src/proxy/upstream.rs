@@ -227,7 +227,7 @@ impl Upstream {
         self.lean
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .retain(|c| now.duration_since(c.since) < self.idle_timeout);
+            .retain(|c| !c.expired(now, self.idle_timeout));
     }
 
     fn checkin(&self, sender: SendRequest<RequestBody>) {
