@@ -183,11 +183,7 @@ impl Inner {
             }
         }
         let (mut parts, body) = res.into_parts();
-        // Transfer-Encoding overrode the length, and a proxy must not pass the
-        // length on (RFC 9112 §6.3): the body is framed anew for the client.
-        if parts.headers.contains_key(header::TRANSFER_ENCODING) {
-            parts.headers.remove(header::CONTENT_LENGTH);
-        }
+        // Also drops a Content-Length that Transfer-Encoding overrode.
         remove_hop_by_hop(&mut parts.headers);
         if let (StatusCode::SWITCHING_PROTOCOLS, Some(p)) = (parts.status, res_upgrade) {
             restore_upgrade(&mut parts.headers, p);

@@ -50,12 +50,18 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-/// Removes hop-by-hop headers and those named by `Connection`.
+/// Removes hop-by-hop headers and those named by `Connection`. A message
+/// with `Transfer-Encoding` also loses its `Content-Length`: the encoding
+/// overrode it, and a proxy must not pass it on with a body it frames anew
+/// (RFC 9112 §6.3).
 pub fn remove_hop_by_hop(headers: &mut HeaderMap) {
     // Usually none is there: one pass over a handful of names, instead of a
     // hashed removal per hop-by-hop name.
     if !headers.keys().any(is_hop_by_hop) {
         return;
+    }
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
     }
     let listed: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -182,6 +188,24 @@ fn same_prefix(name: &[u8], prefix: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_transfer_encoding_takes_the_content_length_with_it() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+        h.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.len(), 1, "{h:?}");
+        let mut h = HeaderMap::new();
+        h.insert(header::CONTENT_LENGTH, HeaderValue::from_static("3"));
+        h.insert(header::CONNECTION, HeaderValue::from_static("keep-alive"));
+        remove_hop_by_hop(&mut h);
+        assert_eq!(h.get(header::CONTENT_LENGTH).unwrap(), "3");
+    }
 
     #[test]
     fn the_hop_by_hop_spelling_check_agrees_with_the_list() {
