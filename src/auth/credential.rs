@@ -348,7 +348,10 @@ fn is_personal_access_token(t: &str) -> bool {
 ///
 /// Every bearer token is asked, and most are an identity provider's RS256
 /// JWTs: their header, a few dozen bytes, settles it, so the payload is not
-/// decoded and only `alg` is read from the header.
+/// decoded and only `alg` is read from the header, borrowed.
+/// `jsonwebtoken::decode_header` would say the same, but it scans the whole
+/// token and fills every header field: 8,000 more instructions per request
+/// with a 1.2 KB token (callgrind), on every request that carries one.
 fn is_dc_oauth2_token(t: &str) -> bool {
     #[derive(serde::Deserialize)]
     struct JoseHeader<'a> {
