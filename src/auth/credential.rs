@@ -40,12 +40,20 @@ impl Token {
         }
     }
 
+    /// The token's bytes, for the cache's keyed digest: a 2 KB JWT would
+    /// otherwise be checked as UTF-8 again on every request.
+    pub(crate) fn digest_input(&self) -> &[u8] {
+        self.value
+            .as_bytes()
+            .get(self.start..self.end)
+            .unwrap_or_default()
+    }
+
     /// The token text, for the one place that sends it to a provider.
     pub fn expose(&self) -> &str {
         // Checked to be visible ASCII when classified or built; `from_utf8`
         // is a fast pass over ASCII, `HeaderValue::to_str` a slow one.
-        let bytes = self.value.as_bytes().get(self.start..self.end);
-        std::str::from_utf8(bytes.unwrap_or_default()).unwrap_or("")
+        std::str::from_utf8(self.digest_input()).unwrap_or("")
     }
 }
 
