@@ -5,7 +5,8 @@
 //!
 //! Built by `bench/run` (`cargo build --release --example bench_fixtures`); it
 //! prints one line, `upstream=ADDR provider_http=ADDR provider_tls=ADDR`, once
-//! every listener is bound, and writes the TLS certificate to `--dir`/ca.pem.
+//! every listener is bound, and writes the TLS certificate and its key to
+//! `--dir`/ca.pem and key.pem.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -24,7 +25,8 @@ use tokio::net::TcpListener;
 
 #[derive(Parser)]
 struct Args {
-    /// Where to write ca.pem (the provider's self-signed certificate).
+    /// Where to write ca.pem and key.pem (the self-signed certificate for
+    /// `localhost` and its key).
     #[arg(long)]
     dir: std::path::PathBuf,
     /// Artificial latency of each introspection answer, in milliseconds.
@@ -58,6 +60,8 @@ async fn main() {
 
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     std::fs::write(args.dir.join("ca.pem"), ck.cert.pem()).unwrap();
+    // The same pair serves the TLS rows' client-side listeners.
+    std::fs::write(args.dir.join("key.pem"), ck.signing_key.serialize_pem()).unwrap();
     let _ = rustls::crypto::ring::default_provider().install_default();
     let mut tls = rustls::ServerConfig::builder()
         .with_no_client_auth()
