@@ -31,6 +31,22 @@ async fn http2_prior_knowledge_requests_are_authenticated_and_forwarded() {
     assert_eq!(seen.header("x-forwarded-user").as_deref(), Some("alice"));
     // HTTP/2's :authority becomes the upstream's Host.
     assert_eq!(seen.header("host"), Some(gw.addr.to_string()));
+
+    // A request whose HEADERS frame ended the stream is bodyless; one with
+    // DATA frames keeps its body on the way upstream.
+    let req = http::Request::post(format!("http://{}/rest/api/2/issue", gw.addr))
+        .header("authorization", "Bearer tok-h2")
+        .header("content-type", "application/json")
+        .body(Full::new(Bytes::from_static(b"{\"fields\":{}}")))
+        .unwrap();
+    let res = tokio::time::timeout(Duration::from_secs(10), client.request(req))
+        .await
+        .expect("the body reached the upstream")
+        .unwrap();
+    assert_eq!(res.status(), 200);
+    let _ = res.into_body().collect().await.unwrap();
+    let seen = up.last();
+    assert_eq!((seen.method.as_str(), seen.body_len), ("POST", 13));
 }
 
 #[tokio::test]

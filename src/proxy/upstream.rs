@@ -151,8 +151,12 @@ impl Upstream {
         deadline: tokio::time::Instant,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         // The lean client takes bodyless requests that ask for no protocol
-        // switch, whichever way they came in.
-        let bodyless = matches!(req.body(), Either::Right(full) if full.is_end_stream());
+        // switch, whichever way they came in: an HTTP/2 request whose HEADERS
+        // frame ended the stream has an `Incoming` body already at its end.
+        let bodyless = match req.body() {
+            Either::Right(full) => full.is_end_stream(),
+            Either::Left(incoming) => incoming.is_end_stream(),
+        };
         if bodyless && !req.headers().contains_key(http::header::UPGRADE) {
             return self.send_lean(req, deadline).await;
         }
