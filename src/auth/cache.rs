@@ -189,7 +189,7 @@ impl CacheLayer {
     /// The cache key of a token.
     pub fn key(&self, token: &Token) -> Key {
         let mut mac = self.shared.hmac.clone();
-        mac.update(token.digest_input());
+        mac.update(token.as_bytes());
         mac.finalize().into_bytes().into()
     }
 

@@ -40,9 +40,9 @@ impl Token {
         }
     }
 
-    /// The token's bytes, for the cache's keyed digest: a 2 KB JWT would
+    /// The token's bytes: what the cache digests, where a 2 KB JWT would
     /// otherwise be checked as UTF-8 again on every request.
-    pub(crate) fn digest_input(&self) -> &[u8] {
+    pub(crate) fn as_bytes(&self) -> &[u8] {
         self.value
             .as_bytes()
             .get(self.start..self.end)
@@ -53,7 +53,7 @@ impl Token {
     pub fn expose(&self) -> &str {
         // Checked to be visible ASCII when classified or built; `from_utf8`
         // is a fast pass over ASCII, `HeaderValue::to_str` a slow one.
-        std::str::from_utf8(self.digest_input()).unwrap_or("")
+        std::str::from_utf8(self.as_bytes()).unwrap_or("")
     }
 }
 
@@ -376,6 +376,8 @@ fn is_dc_oauth2_token(t: &str) -> bool {
         Ok(header) => header.alg.as_deref() == Some("HS256"),
         Err(_) => false,
     };
+    // serde reads a struct from a JSON array too (`["HS256"]`): a JOSE
+    // header is an object.
     if !is_hs256 || !header.trim_ascii_start().starts_with(b"{") {
         return false;
     }

@@ -197,6 +197,10 @@ impl Upstream {
 
 /// The request head: request line, the map's headers, and `Content-Length:
 /// 0` where the method gives content a meaning (RFC 9110 §8.6).
+///
+/// Only bodyless requests come here, so the head states no body whatever
+/// length the request's own headers claim: a length with no bytes behind
+/// it would make the next request on the pooled connection its body.
 /// A `Vec`: freezing a part-filled `BytesMut` would allocate its shared
 /// header.
 fn encode(parts: &http::request::Parts) -> Vec<u8> {
@@ -207,13 +211,15 @@ fn encode(parts: &http::request::Parts) -> Vec<u8> {
     out.put_slice(target.as_bytes());
     out.put_slice(b" HTTP/1.1\r\n");
     for (name, value) in &parts.headers {
-        wire::put_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
+        if name != header::CONTENT_LENGTH {
+            wire::put_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
+        }
     }
     let bodyless_method = matches!(
         parts.method,
         Method::GET | Method::HEAD | Method::DELETE | Method::OPTIONS | Method::TRACE
     );
-    if !bodyless_method && !parts.headers.contains_key(header::CONTENT_LENGTH) {
+    if !bodyless_method {
         out.put_slice(b"content-length: 0\r\n");
     }
     out.put_slice(b"\r\n");
@@ -688,6 +694,27 @@ mod tests {
         body(res).await.unwrap();
         let head = up.heads.lock().unwrap()[0].clone();
         assert!(head.contains("content-length: 0\r\n"), "{head}");
+    }
+
+    #[test]
+    fn a_bodyless_head_states_no_body_whatever_length_it_was_given() {
+        for (method, want) in [(Method::POST, "content-length: 0\r\n"), (Method::GET, "")] {
+            let (mut parts, _) = Request::builder()
+                .method(method)
+                .uri("/x")
+                .header(header::HOST, "up")
+                .header(header::CONTENT_LENGTH, "5")
+                .body(())
+                .unwrap()
+                .into_parts();
+            let head = String::from_utf8(encode(&parts)).unwrap();
+            assert_eq!(
+                head,
+                format!("{} /x HTTP/1.1\r\nhost: up\r\n{want}\r\n", parts.method)
+            );
+            parts.headers.remove(header::CONTENT_LENGTH);
+            assert_eq!(String::from_utf8(encode(&parts)).unwrap(), head);
+        }
     }
 
     #[tokio::test]

@@ -17,7 +17,6 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body::{Body as _, Frame, SizeHint};
-use http_body_util::Either;
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
@@ -153,11 +152,7 @@ impl Upstream {
         // The lean client takes bodyless requests that ask for no protocol
         // switch, whichever way they came in: an HTTP/2 request whose HEADERS
         // frame ended the stream has an `Incoming` body already at its end.
-        let bodyless = match req.body() {
-            Either::Right(full) => full.is_end_stream(),
-            Either::Left(incoming) => incoming.is_end_stream(),
-        };
-        if bodyless && !req.headers().contains_key(http::header::UPGRADE) {
+        if req.body().is_end_stream() && !req.headers().contains_key(http::header::UPGRADE) {
             return self.send_lean(req, deadline).await;
         }
         // Boxed: hyper's exchange and handshake are kilobytes of future state
