@@ -1,5 +1,5 @@
 //! The admin listener (SPEC §6): `/healthz`, `/readyz`, `/metrics`,
-//! `POST /cache/evict`. It binds loopback by default and is never the
+//! `GET /status`, `POST /cache/evict`. It binds loopback by default and is never the
 //! gateway's port: eviction takes a token in its body.
 
 use std::convert::Infallible;
@@ -72,12 +72,8 @@ async fn handle(
 ) -> Result<Response<Full<Bytes>>, Infallible> {
     Ok(match (req.method().clone(), req.uri().path()) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n"),
-        (Method::GET, "/readyz") if state.ready.load(Ordering::SeqCst) => {
-            text(StatusCode::OK, "text/plain", "ready\n")
-        }
-        (Method::GET, "/readyz") => {
-            text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n")
-        }
+        (Method::GET, "/readyz") => readyz(&state),
+        (Method::GET, "/status") => status(&state),
         (Method::GET, "/metrics") => {
             let gw = state.current.load();
             gw.metrics.cache_entries.set(gw.cache.len() as i64);
@@ -88,12 +84,45 @@ async fn handle(
             )
         }
         (Method::POST, "/cache/evict") => evict(&state, req).await,
-        (_, "/healthz" | "/readyz" | "/metrics" | "/cache/evict") => json_reply(
+        (_, "/healthz" | "/readyz" | "/metrics" | "/status" | "/cache/evict") => json_reply(
             StatusCode::METHOD_NOT_ALLOWED,
             json!({"error": "method_not_allowed"}),
         ),
         _ => json_reply(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
     })
+}
+
+/// Ready once the gateway listens and until it drains, while any provider
+/// can serve: one provider's outage never takes the replica out.
+fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
+    if !state.ready.load(Ordering::SeqCst) {
+        return text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n");
+    }
+    if !state.current.load().providers.any_can_serve() {
+        return text(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "text/plain",
+            "not ready: every provider is down\n",
+        );
+    }
+    text(StatusCode::OK, "text/plain", "ready\n")
+}
+
+/// Each provider's state, the cache and the cluster, as JSON. Names and
+/// states only: no token, secret or user appears here.
+fn status(state: &AdminState) -> Response<Full<Bytes>> {
+    let gw = state.current.load();
+    json_reply(
+        StatusCode::OK,
+        json!({
+            "providers": gw.providers.status(),
+            "cache": {
+                "entries": gw.cache.len(),
+                "hit_ratio": gw.metrics.cache_hit_ratio(),
+            },
+            "cluster": {"configured": false},
+        }),
+    )
 }
 
 /// `{"user": "…"}` drops every entry acting as that user; `{"token": "…"}`

@@ -230,6 +230,24 @@ impl Metrics {
             .inc(&self.requests, |l| l == &labels, || labels.clone());
     }
 
+    /// The share of cache lookups answered without a provider call (hits,
+    /// coalesced waits and stale answers), `None` before the first lookup.
+    pub fn cache_hit_ratio(&self) -> Option<f64> {
+        let count = |result: &'static str| {
+            ["positive", "negative"]
+                .into_iter()
+                .map(|verdict| {
+                    self.cache_lookups
+                        .get_or_create(&CacheLabels { result, verdict })
+                        .get()
+                })
+                .sum::<u64>()
+        };
+        let served = count("hit") + count("coalesced") + count("stale");
+        let total = served + count("miss");
+        (total > 0).then(|| served as f64 / total as f64)
+    }
+
     /// Counts a cache lookup.
     pub fn cache_lookup(&self, result: &'static str, verdict: &'static str) {
         let labels = CacheLabels { result, verdict };

@@ -70,6 +70,9 @@ pub enum Refusal {
     Malformed,
     /// A JWT of the wrong type (Cognito: an ID token used as an access token).
     WrongTokenType,
+    /// No configured provider may have issued it (a JWT of an unknown
+    /// issuer, an opaque token with no provider to ask): refused unasked.
+    NoProvider,
 }
 
 impl Refusal {
@@ -88,6 +91,7 @@ impl Refusal {
             Refusal::BadAlgorithm => "bad_algorithm",
             Refusal::UnknownKey => "unknown_key",
             Refusal::Malformed => "malformed",
+            Refusal::NoProvider => "no_provider",
             Refusal::WrongTokenType => "wrong_token_type",
         }
     }

@@ -116,6 +116,13 @@ pub fn summary(c: &Config) -> String {
             humantime::format_duration(p.timeout)
         );
     }
+    if !c.providers.is_empty() {
+        let routing = crate::providers::ProviderSet::new(c).describe_routing();
+        let _ = write!(
+            s,
+            "routing (a token goes only where this table sends it)\n{routing}"
+        );
+    }
     let dir = match &c.directory {
         Directory::None => "none".to_owned(),
         Directory::Static { match_field, users } => {

@@ -13,9 +13,9 @@ use serde_json::{Value, json};
 use crate::auth::api_key::ApiKeys;
 use crate::auth::credential::{Classifier, Credential, Token};
 use crate::auth::directory::DirectoryClient;
-use crate::auth::identity::{Principal, Verdict, map_claims};
+use crate::auth::identity::{Principal, Refusal, Verdict};
 use crate::config::Config;
-use crate::providers::{ProviderSet, unix_now};
+use crate::providers::{Answer, ProviderClient, ProviderError, ProviderSet, ask, unix_now};
 
 /// What one provider answered.
 #[derive(Debug)]
@@ -33,6 +33,8 @@ pub struct ProviderAnswer {
 pub struct Report {
     /// The credential class (`bearer`, `api_key`, `native:…`).
     pub class: String,
+    /// Where a bearer token was routed, and why.
+    pub route: Option<String>,
     /// The providers asked, in order.
     pub providers: Vec<ProviderAnswer>,
     /// The identity, when accepted.
@@ -82,6 +84,7 @@ pub async fn evaluate(
         Ok(Credential::None) => refused("none", "no credential".into()),
         Ok(Credential::Native(kind)) => Report {
             class: format!("native:{}", kind.as_str()),
+            route: None,
             providers: Vec::new(),
             principal: None,
             decision: "passed",
@@ -102,71 +105,47 @@ pub async fn evaluate(
 }
 
 async fn bearer(providers: &ProviderSet, token: &Token, only: Option<&str>) -> Report {
-    let candidates = match only {
+    let mut answers = Vec::new();
+    let mut seen = |client: &ProviderClient, answer: &Result<Answer, ProviderError>| {
+        let name = client.name().to_owned();
+        answers.push(match answer {
+            Err(e) => ProviderAnswer {
+                name,
+                answer: Err(e.kind.to_string()),
+                refusal: None,
+            },
+            Ok(a) => ProviderAnswer {
+                name,
+                answer: Ok(mask(a.claims.clone(), token.expose())),
+                refusal: a.refusal.map(Refusal::as_str),
+            },
+        });
+    };
+    let (route, result) = match only {
         Some(name) => match providers.get(name) {
-            Some(c) => vec![c.clone()],
+            Some(c) => (
+                format!("{name}: chosen with --provider"),
+                ask(c, token, &mut seen).await,
+            ),
             None => return refused("bearer", format!("no provider named {name:?}")),
         },
-        None => providers.candidates(token).to_vec(),
+        None => (
+            providers.route(token).explain(),
+            providers.validate_seen(token, &mut seen).await,
+        ),
     };
-    if candidates.is_empty() {
-        return refused(
-            "bearer",
-            "no provider is configured (auth.providers is empty)".into(),
-        );
-    }
-    let mut answers = Vec::new();
-    let mut failure = None;
-    let mut refusal = None;
-    for client in candidates {
-        let name = client.config.name.to_string();
-        match client.check(token).await {
-            Err(e) => {
-                failure.get_or_insert_with(|| e.to_string());
-                answers.push(ProviderAnswer {
-                    name,
-                    answer: Err(e.kind.to_string()),
-                    refusal: None,
-                });
-            }
-            Ok(answer) => {
-                let shown = mask(answer.claims.clone(), token.expose());
-                let verdict = match answer.refusal {
-                    Some(r) => Verdict::Refused(r),
-                    None => map_claims(&client.config, &answer.claims, unix_now()),
-                };
-                let r = match &verdict {
-                    Verdict::Refused(r) => Some(r.as_str()),
-                    Verdict::Active(_) => None,
-                };
-                answers.push(ProviderAnswer {
-                    name,
-                    answer: Ok(shown),
-                    refusal: r,
-                });
-                match verdict {
-                    Verdict::Active(p) => return accepted("bearer", answers, p),
-                    Verdict::Refused(r) => refusal = Some(r.as_str()),
-                }
-            }
-        }
-    }
-    match failure {
-        Some(e) => Report {
-            class: "bearer".into(),
-            providers: answers,
-            principal: None,
+    let mut report = match result {
+        Ok(Verdict::Active(p)) => accepted("bearer", Vec::new(), p),
+        Ok(Verdict::Refused(r)) => refused("bearer", format!("401 invalid_token: {}", r.as_str())),
+        Err(e) => Report {
             decision: "error",
             reason: format!("503: {e}"),
+            ..refused("bearer", String::new())
         },
-        None => Report {
-            class: "bearer".into(),
-            providers: answers,
-            principal: None,
-            decision: "refused",
-            reason: format!("401 invalid_token: {}", refusal.unwrap_or("inactive")),
-        },
-    }
+    };
+    report.route = Some(route);
+    report.providers = answers;
+    report
 }
 
 /// The directory step, as `serve` runs it after validation.
@@ -198,6 +177,7 @@ async fn directory(config: &Config, report: Report) -> Report {
 fn accepted(class: &str, providers: Vec<ProviderAnswer>, p: Arc<Principal>) -> Report {
     Report {
         class: class.into(),
+        route: None,
         providers,
         reason: format!("acts as {}", p.user),
         principal: Some(p),
@@ -208,6 +188,7 @@ fn accepted(class: &str, providers: Vec<ProviderAnswer>, p: Arc<Principal>) -> R
 fn refused(class: &str, reason: String) -> Report {
     Report {
         class: class.into(),
+        route: None,
         providers: Vec::new(),
         principal: None,
         decision: "refused",
@@ -274,13 +255,16 @@ pub fn to_json(r: &Report) -> Value {
         json!({"user": p.user, "email": p.email, "provider": &*p.provider, "client_id": p.client_id,
                "client_credentials": p.client_credentials, "scopes": p.scopes, "audiences": p.audiences, "exp": p.exp})
     });
-    json!({"credential": r.class, "providers": providers, "identity": identity, "decision": r.decision, "reason": r.reason})
+    json!({"credential": r.class, "route": r.route, "providers": providers, "identity": identity, "decision": r.decision, "reason": r.reason})
 }
 
 /// The report for a person; colour only when `colour`.
 pub fn to_text(r: &Report, config: &Config, colour: bool) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "Credential: {}", r.class);
+    if let Some(route) = &r.route {
+        let _ = writeln!(s, "Routed to: {route}");
+    }
     for p in &r.providers {
         let _ = writeln!(s, "\nProvider {}:", p.name);
         match &p.answer {

@@ -369,8 +369,11 @@ pub struct Provider {
     pub allowed_audiences: Vec<String>,
     /// If set, the token's client must be one of these.
     pub allowed_clients: Vec<String>,
-    /// Tokens starting with one of these go to this provider only.
+    /// Tokens starting with one of these go to this provider only; with
+    /// any set, no token without one of them goes to it.
     pub token_prefixes: Vec<String>,
+    /// Which JWTs it may have issued: what routing by `iss` reads.
+    pub issuer: Issuer,
     /// Per-call timeout.
     pub timeout: Duration,
     /// Calls in flight at once; more wait, for at most `timeout`.
@@ -382,6 +385,35 @@ pub struct Provider {
 // === impl Provider ===
 
 impl Provider {
+    /// Whether it checks opaque (non-JWT) tokens at all: a JWT-only provider
+    /// never receives one. An `oidc` provider without a forced mode may
+    /// (its discovery document decides per token).
+    pub fn checks_opaque_tokens(&self) -> bool {
+        match &self.validation {
+            Validation::Introspection { .. } | Validation::Userinfo { .. } => true,
+            Validation::Vendor(_) => true,
+            Validation::Jwt(_) => false,
+            Validation::Oidc(o) => o.mode != Some(OidcMode::Jwt),
+        }
+    }
+
+    /// The validation mode's name, as the config spells it (`oidc`: the
+    /// forced mode, or `discovery`).
+    pub fn validation_name(&self) -> &'static str {
+        match &self.validation {
+            Validation::Introspection { .. } => "introspection",
+            Validation::Userinfo { .. } => "userinfo",
+            Validation::Jwt(_) => "jwt",
+            Validation::Vendor(_) => "vendor",
+            Validation::Oidc(o) => match o.mode {
+                Some(OidcMode::Jwt) => "jwt",
+                Some(OidcMode::Introspection) => "introspection",
+                Some(OidcMode::Userinfo) => "userinfo",
+                None => "discovery",
+            },
+        }
+    }
+
     /// restgate's own client id and secret at this provider (empty if unset),
     /// for the one place each goes on the wire.
     pub fn own_credentials(&self) -> (&str, &str) {
@@ -392,6 +424,48 @@ impl Provider {
             .map(Secret::expose)
             .unwrap_or_default();
         (id, secret)
+    }
+}
+
+/// Which JWTs a provider may have issued (SPEC §3 "Several providers"): a
+/// JWT goes to the provider of its `iss` and to no other.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Issuer {
+    /// These `iss` values: byte-equal, or a template with `{tenantid}`
+    /// (Entra multi-tenant).
+    Known(Vec<String>),
+    /// The one its discovery document names (Azure AD B2C without an
+    /// explicit `issuer`); only a JWT whose `iss` has this origin
+    /// (`scheme://host[:port]`) can be its.
+    Discovered {
+        /// The discovery document's origin.
+        origin: String,
+    },
+    /// Not stated (`kind = "custom"` without `issuer`): JWTs of no
+    /// configured issuer may be its.
+    Unknown,
+    /// Issues no JWT access tokens (a vendor kind without `issuer`).
+    None,
+}
+
+// === impl Issuer ===
+
+impl Issuer {
+    /// The issuer rule of a provider: its JWT settings' issuers, its
+    /// discovery document's, the stated one, or none.
+    pub fn of(kind: &str, validation: &Validation, stated: Option<&str>) -> Issuer {
+        match (validation, stated) {
+            (Validation::Jwt(j), _) => Issuer::Known(j.issuers.clone()),
+            (Validation::Oidc(o), _) => match &o.issuer {
+                Some(i) => Issuer::Known(vec![i.clone()]),
+                None => Issuer::Discovered {
+                    origin: o.discovery_url.origin().ascii_serialization(),
+                },
+            },
+            (_, Some(i)) => Issuer::Known(vec![i.to_owned()]),
+            (_, None) if kind == "custom" => Issuer::Unknown,
+            (_, None) => Issuer::None,
+        }
     }
 }
 

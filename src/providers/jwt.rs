@@ -204,26 +204,9 @@ impl JwtValidator {
         }
     }
 
-    /// Fetches the keys if they never were (ahead of the first request).
-    pub async fn prefetch(&self) -> Result<(), ProviderErrorKind> {
-        if self.current().fetched_at.is_some() {
-            return Ok(());
-        }
-        let mut state = self.fetch_state.lock().await;
-        if self.current().fetched_at.is_some() {
-            return Ok(());
-        }
-        match self.fetch().await {
-            Ok(new) => {
-                state.failure = None;
-                self.store(new);
-                Ok(())
-            }
-            Err(e) => {
-                state.failure = Some(Instant::now());
-                Err(e)
-            }
-        }
+    /// How long ago the keys in use were fetched (`None`: never).
+    pub fn keys_age(&self) -> Option<Duration> {
+        self.current().fetched_at.map(|t| t.elapsed())
     }
 
     fn store(&self, new: KeySet) -> Arc<KeySet> {

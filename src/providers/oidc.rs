@@ -97,23 +97,14 @@ impl OidcClient {
         }
     }
 
-    /// Whether this provider validates JWTs of this issuer: the configured one,
-    /// else the one its document named.
-    pub fn handles_issuer(&self, iss: &str) -> bool {
-        match &self.settings.issuer {
-            Some(i) => i == iss,
-            None => self.now().is_some_and(|d| d.endpoints.issuer == iss),
-        }
+    /// How long ago the document in use was fetched (`None`: never).
+    pub fn document_age(&self) -> Option<Duration> {
+        self.now().map(|d| d.fetched_at.elapsed())
     }
 
-    /// Fetches the document (and keys) ahead of the first request.
-    pub async fn prefetch(&self) -> Result<(), ProviderErrorKind> {
-        let d = self.discovered().await?;
-        let may_use_keys = matches!(self.settings.mode, None | Some(OidcMode::Jwt));
-        match &d.jwt {
-            Some(jwt) if may_use_keys => jwt.prefetch().await,
-            _ => Ok(()),
-        }
+    /// How long ago the keys the document lists were fetched.
+    pub fn keys_age(&self) -> Option<Duration> {
+        self.now()?.jwt.as_ref()?.keys_age()
     }
 
     /// Checks a token with the endpoint its shape and the document call for.

@@ -147,9 +147,6 @@ impl Server {
             tokio::spawn(crate::admin::serve(admin, state, std::future::pending()));
         }
         self.ready.store(true, Ordering::SeqCst);
-        // Discovery documents and keys, so JWTs route by issuer from the start.
-        let providers = self.current.load().providers.clone();
-        tokio::spawn(async move { providers.prefetch().await });
         tokio::pin!(shutdown);
         // server.max_connections: past it, clients wait in the listen backlog.
         let slots = Arc::new(tokio::sync::Semaphore::new(server.max_connections));

@@ -31,6 +31,7 @@ fn provider(username: &[&str]) -> Provider {
         allowed_audiences: vec![],
         allowed_clients: vec![],
         token_prefixes: vec![],
+        issuer: crate::config::Issuer::Unknown,
         timeout: Duration::from_secs(1),
         max_concurrent: 64,
         ca_file: None,

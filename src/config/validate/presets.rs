@@ -182,6 +182,7 @@ impl Cx {
         provider.mapping.client_credentials = spec.cc;
         provider.mapping.client_id_claims = spec.client_claims;
         (spec.adjust)(&mut provider, raw);
+        provider.issuer = Issuer::of(kind, &provider.validation, filled.issuer.as_deref());
         Some(provider)
     }
 
@@ -386,12 +387,23 @@ fn azure_b2c(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
     let (Some(t), Some(pol)) = (tenant, policy) else {
         return;
     };
+    let policy_base = format!("https://{t}.b2clogin.com/{t}.onmicrosoft.com/{pol}");
     set(
         &mut r.discovery_url,
-        format!(
-            "https://{t}.b2clogin.com/{t}.onmicrosoft.com/{pol}/v2.0/.well-known/openid-configuration"
-        ),
+        format!("{policy_base}/v2.0/.well-known/openid-configuration"),
     );
+    if r.issuer.is_some() {
+        // With the issuer given, the rest is derivable: no discovery document
+        // is needed (keys and token endpoint per policy, providers.md §2).
+        set(
+            &mut r.jwks_uri,
+            format!("{policy_base}/discovery/v2.0/keys"),
+        );
+        set(
+            &mut r.token_endpoint,
+            format!("{policy_base}/oauth2/v2.0/token"),
+        );
+    }
     set(&mut r.validation, "jwt");
     attrs(r, &["emails[0]", "email"], &["emails[0]", "email"]);
 }

@@ -36,8 +36,9 @@ struct Parts {
 /// Claims that name a token's client, for `custom` and `oidc`.
 pub(super) const GENERIC_CLIENT_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
 
-/// Keys of `kind = "custom"` that only `validation = "jwt"` uses.
-const JWT_ONLY: &[&str] = &["issuer", "jwks_uri", "audience", "algorithms", "clock_skew"];
+/// Keys of `kind = "custom"` that only `validation = "jwt"` uses (`issuer`
+/// is not one: it routes JWTs to the provider whatever its validation).
+const JWT_ONLY: &[&str] = &["jwks_uri", "audience", "algorithms", "clock_skew"];
 
 /// Signature algorithms accepted by default: every asymmetric one
 /// `jsonwebtoken` verifies. Symmetric (HS*) ones are never accepted: the key
@@ -76,7 +77,31 @@ impl Cx {
                 out.insert(name.clone(), Arc::new(provider));
             }
         }
+        self.one_provider_per_issuer(&root, &out);
         out
+    }
+
+    /// A JWT goes to the provider of its `iss` and to no other, so two
+    /// providers cannot state the same issuer.
+    fn one_provider_per_issuer(
+        &mut self,
+        root: &KeyPath,
+        providers: &BTreeMap<String, Arc<Provider>>,
+    ) {
+        let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+        for (name, p) in providers {
+            let Issuer::Known(issuers) = &p.issuer else {
+                continue;
+            };
+            for iss in issuers {
+                if let Some(first) = owner.insert(iss, name) {
+                    self.err(
+                        &root.key(name).key("issuer"),
+                        format!("{iss:?} is also the issuer of [providers.{first}]: JWTs of one issuer go to one provider; merge the two tables (audience and client_id take lists)"),
+                    );
+                }
+            }
+        }
     }
 
     fn provider(
@@ -320,8 +345,10 @@ impl Cx {
         };
         let token_endpoint = opt_url(self, "token_endpoint", &raw.token_endpoint);
         let usable = discovery_url.is_some() && (issuer.is_some() || !issuer_required);
+        let validation =
+            explicit(&settings).or_else(|| usable.then(|| Validation::Oidc(Box::new(settings))));
         let parts = Parts {
-            validation: usable.then(|| Validation::Oidc(Box::new(settings))),
+            validation,
             client_id,
             client_secret,
             token_endpoint,
@@ -350,6 +377,7 @@ impl Cx {
             }
         }
         let validation = parts.validation?;
+        let issuer = Issuer::of(kind, &validation, raw.issuer.as_deref());
         (self.errors.len() == errors_before).then(|| Provider {
             name: Arc::from(name),
             kind: kind.to_owned(),
@@ -362,6 +390,7 @@ impl Cx {
             allowed_audiences: raw.allowed_audiences.clone().unwrap_or_default(),
             allowed_clients: raw.allowed_clients.clone().unwrap_or_default(),
             token_prefixes: raw.token_prefixes.clone().unwrap_or_default(),
+            issuer,
             timeout,
             max_concurrent,
             ca_file,
@@ -511,10 +540,33 @@ impl Cx {
     }
 }
 
+/// The validation of a discovery-based provider whose forced mode has every
+/// value it needs given explicitly: no discovery document is fetched, and
+/// none could override them.
+fn explicit(s: &OidcSettings) -> Option<Validation> {
+    let issuer = s.issuer.clone()?;
+    match s.mode? {
+        OidcMode::Jwt => Some(Validation::Jwt(JwtSettings {
+            issuers: vec![issuer],
+            jwks_uri: s.jwks_uri.clone()?,
+            audiences: s.audiences.clone(),
+            algorithms: s.algorithms.clone(),
+            clock_skew: s.clock_skew,
+            required_claims: Vec::new(),
+        })),
+        OidcMode::Introspection => Some(Validation::Introspection {
+            endpoint: s.introspection_endpoint.clone()?,
+            client_auth: s.client_auth,
+        }),
+        OidcMode::Userinfo => Some(Validation::Userinfo {
+            endpoint: s.userinfo_endpoint.clone()?,
+        }),
+    }
+}
+
 pub(super) fn jwt_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
     let r = raw;
     let set = [
-        r.issuer.is_some(),
         r.jwks_uri.is_some(),
         r.audience.is_some(),
         r.algorithms.is_some(),
