@@ -135,6 +135,95 @@ async fn test_token_exit_codes_say_accepted_refused_or_unavailable() {
 }
 
 #[tokio::test]
+async fn check_and_test_token_say_where_a_token_goes_before_it_goes_anywhere() {
+    let idp = FakeIdp::start().await;
+    idp.add_user("idp_tok-routed-5e1c", "erin");
+    let (_dir, cfg) = config_file(
+        &idp,
+        "issuer = \"https://idp.example/realms/corp\"\ntoken_prefixes = [\"idp_\"]\n",
+    );
+    let cfg = cfg.display().to_string();
+    let out = restgate(args(&["check", "--config", &cfg]), None).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    for line in [
+        "JWT iss \"https://idp.example/realms/corp\" -> idp",
+        "token prefix \"idp_\" -> idp",
+        "JWT of any other issuer -> none: refused (401) without a provider call",
+        // A provider with prefixes takes no token without one.
+        "any other opaque token, in order -> none: refused (401) without a provider call",
+    ] {
+        assert!(stdout.contains(line), "{line:?} in\n{stdout}");
+    }
+
+    let test_token =
+        |token: String| restgate(args(&["test-token", "--config", &cfg, &token]), None);
+    let ours = sign(
+        "rsa1",
+        "k1",
+        &json!({"iss": "https://idp.example/realms/corp", "sub": "x", "exp": now() + 600}),
+    );
+    let out = test_token(ours).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "Routed to: idp: its issuer is the token's iss \"https://idp.example/realms/corp\""
+        ),
+        "{stdout}"
+    );
+    assert_eq!(idp.calls(), 1, "introspected by its issuer's provider");
+
+    let stranger = sign(
+        "rsa1",
+        "k1",
+        &json!({"iss": "https://elsewhere.example", "sub": "x", "exp": now() + 600}),
+    );
+    let out = test_token(stranger).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(
+        stdout.contains("a JWT of no configured issuer (iss \"https://elsewhere.example\")")
+            && stdout.contains("Decision: REFUSED: 401 invalid_token: no_provider"),
+        "{stdout}"
+    );
+    let out = test_token("plain-opaque-9c8b".into()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(
+            "Routed to: an opaque token, and no provider in auth.providers checks opaque tokens"
+        ),
+        "{stdout}"
+    );
+    assert_eq!(idp.calls(), 1, "neither reached the provider");
+
+    let out = test_token("idp_tok-routed-5e1c".into()).await;
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{stdout}");
+    assert!(
+        stdout.contains("Routed to: idp: the token starts with its prefix \"idp_\""),
+        "{stdout}"
+    );
+    let out = restgate(
+        args(&[
+            "test-token",
+            "--json",
+            "--config",
+            &cfg,
+            "idp_tok-routed-5e1c",
+        ]),
+        None,
+    )
+    .await;
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(
+        v["route"]
+            .as_str()
+            .unwrap()
+            .starts_with("idp: the token starts")
+    );
+}
+
+#[tokio::test]
 async fn fetch_token_success_bad_secret_and_provider_down_each_end_with_a_verdict() {
     let idp = FakeIdp::start().await;
     let (dir, cfg) = config_file(&idp, "");

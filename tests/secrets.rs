@@ -78,6 +78,15 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
     let res = bearer_to(gw.addr, "/rest/api/2/myself", "tok-SLOW-77aa").await;
     assert_eq!(res.status, 503);
 
+    // What the admin listener shows: metrics and each provider's status.
+    let admin = gw.admin.expect("the admin listener is logged");
+    for path in ["/metrics", "/status"] {
+        let res = send_to(admin, "GET", path, &[], Bytes::new()).await;
+        assert_eq!(res.status, 200, "{path}");
+        bodies.push_str(&String::from_utf8_lossy(&res.body));
+    }
+    assert!(bodies.contains("\"errors_last_minute\""), "the status was read");
+
     let (status, logs) = gw.stop();
     assert!(status.success());
     assert!(
@@ -122,7 +131,7 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
         assert!(!logs.contains(secret), "{secret} appears in the logs");
         assert!(
             !bodies.contains(secret),
-            "{secret} appears in a response body"
+            "{secret} appears in a response body, /metrics or /status"
         );
     }
 }

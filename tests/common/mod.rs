@@ -721,6 +721,8 @@ pub async fn wait_until(what: &str, done: impl Fn() -> bool) {
 pub struct Spawned {
     pub child: std::process::Child,
     pub addr: SocketAddr,
+    /// The admin listener, as its "Listening" line names it.
+    pub admin: Option<SocketAddr>,
     logs: Arc<Mutex<String>>,
     reader: Option<std::thread::JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -754,23 +756,23 @@ impl Spawned {
                 .map_while(Result::ok)
             {
                 if line.contains("Listening") {
-                    let addr = line
-                        .split("addr=")
-                        .nth(1)
-                        .and_then(|s| s.split_whitespace().next())
-                        .map(str::to_owned);
-                    let _ = tx.send(addr);
+                    let field = |name: &str| {
+                        line.split(name)
+                            .nth(1)
+                            .and_then(|s| s.split_whitespace().next())
+                            .and_then(|a| a.parse::<SocketAddr>().ok())
+                    };
+                    let _ = tx.send(field(" addr=").map(|a| (a, field(" admin="))));
                 }
                 let mut l = sink.lock().unwrap();
                 l.push_str(&line);
                 l.push('\n');
             }
         });
-        let addr = rx
+        let (addr, admin) = rx
             .recv_timeout(Duration::from_secs(30))
             .ok()
             .flatten()
-            .and_then(|a| a.parse().ok())
             .unwrap_or_else(|| {
                 panic!(
                     "restgate did not report its address; logs:\n{}",
@@ -780,6 +782,7 @@ impl Spawned {
         Spawned {
             child,
             addr,
+            admin,
             logs,
             reader: Some(reader),
             _dir: dir,
