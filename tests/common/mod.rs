@@ -6,6 +6,7 @@
 
 pub mod atlassian;
 pub mod vendors;
+pub mod zoo;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
