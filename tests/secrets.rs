@@ -85,7 +85,10 @@ async fn trace_logs_contain_neither_tokens_nor_the_client_secret() {
         assert_eq!(res.status, 200, "{path}");
         bodies.push_str(&String::from_utf8_lossy(&res.body));
     }
-    assert!(bodies.contains("\"errors_last_minute\""), "the status was read");
+    assert!(
+        bodies.contains("\"errors_last_minute\""),
+        "the status was read"
+    );
 
     let (status, logs) = gw.stop();
     assert!(status.success());

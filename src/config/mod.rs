@@ -351,7 +351,7 @@ pub struct Attr {
 pub struct Provider {
     /// The table name.
     pub name: Arc<str>,
-    /// The preset (`custom` only in this version).
+    /// The kind: a preset, `oidc` or `custom`.
     pub kind: String,
     /// How tokens are checked.
     pub validation: Validation,

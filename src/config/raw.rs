@@ -98,7 +98,9 @@ pub struct RawCache {
     pub stale_if_error: Option<String>,
 }
 
-/// `[providers.NAME]`
+/// `[providers.NAME]`: the keys of every kind. Which kind takes which key is
+/// the kind table's business (`validate/kinds.rs`), checked before this is
+/// deserialized; `deny_unknown_fields` stays as the backstop.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RawProvider {
@@ -108,7 +110,6 @@ pub struct RawProvider {
     pub discovery_url: Option<String>,
     pub tenant: Option<String>,
     pub policy: Option<String>,
-    pub realm: Option<String>,
     pub domain: Option<String>,
     pub team_id: Option<String>,
     pub audience: Option<OneOrMany>,

@@ -800,6 +800,9 @@ fn unknown_field(message: &str) -> Option<&str> {
     rest.split_once('`').map(|(f, _)| f)
 }
 
+mod keys;
+mod kinds;
+mod oidc;
 mod parts;
 mod presets;
 mod provider;

@@ -1,7 +1,10 @@
-//! Provider presets: a kind fills in what its vendor documents (endpoints,
-//! validation mode, attributes, how a client-credentials token looks), only
-//! where the operator did not set the key, then the settings are validated as
-//! explicit ones would be. Facts: `../shared/providers.md`.
+//! Provider presets: what each vendor documents (endpoints, attributes, token
+//! prefixes), filled in only where the operator did not set the key; the
+//! settings are then validated as explicit ones would be. Which keys a preset
+//! takes and requires, its default validation and its client-credentials rule
+//! are in the kind table (`kinds.rs`). A fill function may meet a required
+//! key missing (already reported): it then fills nothing that needs it.
+//! Facts: `../shared/providers.md`.
 
 use std::path::Path;
 
@@ -9,195 +12,45 @@ use super::super::locate::KeyPath;
 use super::super::raw::{OneOrMany, RawProvider};
 use super::super::*;
 use super::Cx;
-
-/// Every provider kind.
-pub(super) const KINDS: &[&str] = &["custom", "oidc", "azure-ad", "keycloak", "okta", "cognito"];
-
-/// What a preset is.
-struct Spec {
-    /// Preset-only keys this kind reads (others are errors).
-    keys: &'static [&'static str],
-    /// Fills derived settings; reports what is missing.
-    fill: fn(&mut Cx, &KeyPath, &mut RawProvider),
-    /// Adjusts the built provider (issuers, bindings the raw keys cannot say).
-    adjust: fn(&mut Provider, &RawProvider),
-    cc: CcRule,
-    client_claims: &'static [&'static str],
-    /// JWT validation binds by `aud` (all but Cognito).
-    require_audience: bool,
-    /// Built on discovery (B2C: per-policy metadata), issuer from the document.
-    discovery: bool,
-}
-
-fn spec(kind: &str) -> Option<Spec> {
-    let none = |_: &mut Provider, _: &RawProvider| {};
-    Some(match kind {
-        "keycloak" => Spec {
-            keys: &["issuer", "audience", "jwks_uri"],
-            fill: keycloak,
-            adjust: none,
-            cc: CcRule::UsernamePrefix("service-account-"),
-            client_claims: &["client_id", "clientId", "azp"],
-            require_audience: true,
-            discovery: false,
-        },
-        "okta" => Spec {
-            keys: &["issuer", "audience", "jwks_uri"],
-            fill: okta,
-            adjust: none,
-            // `uid` is present only when an end user is bound to the token.
-            cc: CcRule::NoClaim("uid"),
-            client_claims: &["cid", "client_id"],
-            require_audience: true,
-            discovery: false,
-        },
-        "cognito" => Spec {
-            keys: &["issuer", "domain", "jwks_uri"],
-            fill: cognito,
-            adjust: cognito_adjust,
-            cc: CcRule::NoClaim("username"),
-            client_claims: &["client_id"],
-            require_audience: false,
-            discovery: false,
-        },
-        "azure-ad" => Spec {
-            keys: &["tenant", "audience", "token_version", "issuer", "jwks_uri"],
-            fill: azure_ad,
-            adjust: azure_adjust,
-            cc: CcRule::Azure,
-            client_claims: &["azp", "appid"],
-            require_audience: true,
-            discovery: false,
-        },
-        "azure-b2c" => Spec {
-            keys: &[
-                "tenant",
-                "policy",
-                "audience",
-                "discovery_url",
-                "issuer",
-                "jwks_uri",
-            ],
-            fill: azure_b2c,
-            adjust: none,
-            // B2C marks no token as app-only: only listed clients without user
-            // claims are clients.
-            cc: CcRule::ListedClientOnly,
-            client_claims: &["azp"],
-            require_audience: true,
-            discovery: true,
-        },
-        "google" => Spec {
-            keys: &["tokeninfo_endpoint", "userinfo_endpoint"],
-            fill: google,
-            adjust: none,
-            cc: CcRule::GoogleServiceAccount,
-            client_claims: &["client_id", "azp", "aud"],
-            require_audience: false,
-            discovery: false,
-        },
-        "github" => Spec {
-            keys: &["api_url"],
-            fill: github,
-            adjust: none,
-            cc: CcRule::Never,
-            client_claims: &["client_id"],
-            require_audience: false,
-            discovery: false,
-        },
-        "gitlab" => Spec {
-            keys: &["issuer", "userinfo_endpoint"],
-            fill: gitlab,
-            adjust: none,
-            cc: CcRule::Never,
-            client_claims: &["client_id"],
-            require_audience: false,
-            discovery: false,
-        },
-        "slack" => Spec {
-            keys: &["team_id", "api_url"],
-            fill: slack,
-            adjust: none,
-            // Bot tokens are the app's own identity.
-            cc: CcRule::HasClaim("bot_id"),
-            client_claims: &["bot_id"],
-            require_audience: false,
-            discovery: false,
-        },
-        "facebook" => Spec {
-            keys: &["api_url"],
-            fill: facebook,
-            adjust: none,
-            // App access tokens (client credentials grant) have type APP.
-            cc: CcRule::ClaimIs("type", "APP"),
-            client_claims: &["client_id"],
-            require_audience: false,
-            discovery: false,
-        },
-        _ => return None,
-    })
-}
+use super::kinds::Kind;
 
 impl Cx {
-    /// A provider of a preset kind.
-    pub(super) fn preset_provider(
+    /// The provider of a table whose keys fit its kind: the kind's defaults
+    /// and vendor facts filled in where the table is silent, then validated
+    /// as explicit settings would be. The fill runs even after an error
+    /// (a required key missing), so its checks of the values given are
+    /// reported too; then any error since `errors_before` means `None`.
+    pub(super) fn kind_provider(
         &mut self,
         p: &KeyPath,
         name: &str,
-        kind: &str,
+        kind: &Kind,
         raw: &RawProvider,
         base: &Path,
+        errors_before: usize,
     ) -> Option<Provider> {
-        let Some(spec) = spec(kind) else {
-            let msg = format!(
-                "{kind:?} is not one of {}",
-                KINDS
-                    .iter()
-                    .map(|k| format!("{k:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            );
-            self.err(&p.key("kind"), msg);
-            return None;
-        };
-        let errors_before = self.errors.len();
-        for key in super::provider::preset_keys_present(raw)
-            .into_iter()
-            .chain(super::provider::jwt_keys_present(raw))
-        {
-            if !spec.keys.contains(&key) && !["algorithms", "clock_skew"].contains(&key) {
-                self.err(&p.key(key), format!("not used by kind = {kind:?}"));
-            }
-        }
         let mut filled = raw.clone();
-        (spec.fill)(self, p, &mut filled);
+        if filled.validation.is_none() {
+            filled.validation = kind.validation.map(str::to_owned);
+        }
+        if let Some(fill) = kind.fill {
+            fill(self, p, &mut filled);
+        }
         if self.errors.len() > errors_before {
             return None;
         }
-        let mut provider = if spec.discovery {
-            self.oidc_provider(p, name, kind, &filled, base, false)?
+        let mut provider = if kind.discovery {
+            self.oidc_provider(p, name, kind.name, &filled, base)?
         } else {
-            self.built(p, name, kind, &filled, base, spec.require_audience)?
+            self.built(p, name, kind.name, &filled, base, kind.require_audience)?
         };
-        provider.mapping.client_credentials = spec.cc;
-        provider.mapping.client_id_claims = spec.client_claims;
-        (spec.adjust)(&mut provider, raw);
-        provider.issuer = Issuer::of(kind, &provider.validation, filled.issuer.as_deref());
-        Some(provider)
-    }
-
-    /// The value of a required key, or an error saying what to give.
-    fn required(
-        &mut self,
-        p: &KeyPath,
-        key: &str,
-        value: &Option<String>,
-        what: &str,
-    ) -> Option<String> {
-        if value.is_none() {
-            self.err(&p.key(key), format!("missing: {what}"));
+        provider.mapping.client_credentials = kind.cc;
+        provider.mapping.client_id_claims = kind.client_claims;
+        if let Some(adjust) = kind.adjust {
+            adjust(&mut provider, raw);
         }
-        value.clone()
+        provider.issuer = Issuer::of(kind.name, &provider.validation, filled.issuer.as_deref());
+        Some(provider)
     }
 }
 
@@ -218,15 +71,8 @@ fn attrs(r: &mut RawProvider, username: &[&str], email: &[&str]) {
 }
 
 /// Keycloak: the realm URL; introspection by default (revocation is seen).
-fn keycloak(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    let Some(iss) = cx.required(
-        p,
-        "issuer",
-        &r.issuer,
-        "the realm URL, https://{host}/realms/{realm}",
-    ) else {
-        return;
-    };
+pub(super) fn keycloak(_: &mut Cx, _: &KeyPath, r: &mut RawProvider) {
+    let Some(iss) = r.issuer.clone() else { return };
     let base = format!("{}/protocol/openid-connect", iss.trim_end_matches('/'));
     set(
         &mut r.introspection_endpoint,
@@ -235,17 +81,12 @@ fn keycloak(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
     set(&mut r.userinfo_endpoint, format!("{base}/userinfo"));
     set(&mut r.token_endpoint, format!("{base}/token"));
     set(&mut r.jwks_uri, format!("{base}/certs"));
-    set(&mut r.validation, "introspection");
     attrs(r, &["username", "preferred_username"], &["email"]);
 }
 
 /// Okta: a custom authorization server (`…/oauth2/{id}`) or the org server.
-fn okta(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    let what =
-        "https://{domain}/oauth2/{server} (custom authorization server) or https://{domain} (org)";
-    let Some(iss) = cx.required(p, "issuer", &r.issuer, what) else {
-        return;
-    };
+pub(super) fn okta(_: &mut Cx, _: &KeyPath, r: &mut RawProvider) {
+    let Some(iss) = r.issuer.clone() else { return };
     let iss = iss.trim_end_matches('/');
     let base = if iss.contains("/oauth2/") {
         iss.to_owned()
@@ -259,23 +100,13 @@ fn okta(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
     set(&mut r.userinfo_endpoint, format!("{base}/v1/userinfo"));
     set(&mut r.token_endpoint, format!("{base}/v1/token"));
     set(&mut r.jwks_uri, format!("{base}/v1/keys"));
-    set(&mut r.validation, "introspection");
     attrs(r, &["username", "preferred_username"], &["email"]);
 }
 
-/// Cognito: access tokens carry no `aud`; `client_id` names the app client.
-fn cognito(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    let what = "the user pool, https://cognito-idp.{region}.amazonaws.com/{pool}";
-    let Some(iss) = cx.required(p, "issuer", &r.issuer, what) else {
-        return;
-    };
-    let clients = match &r.client_id {
-        Some(c) => c.to_vec(),
-        None => {
-            cx.err(&p.key("client_id"), "missing: the allowed app client id(s)");
-            return;
-        }
-    };
+/// Cognito: access tokens carry no `aud`; `client_id` names the app client(s).
+pub(super) fn cognito(_: &mut Cx, _: &KeyPath, r: &mut RawProvider) {
+    let Some(iss) = r.issuer.clone() else { return };
+    clients(r);
     set(
         &mut r.jwks_uri,
         format!("{}/.well-known/jwks.json", iss.trim_end_matches('/')),
@@ -290,15 +121,10 @@ fn cognito(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
             format!("https://{domain}/oauth2/token"),
         );
     }
-    set(&mut r.validation, "jwt");
-    if r.allowed_clients.is_none() {
-        r.allowed_clients = Some(clients.clone());
-    }
-    r.client_id = clients.first().cloned().map(OneOrMany::One);
     attrs(r, &["username"], &["email"]);
 }
 
-fn cognito_adjust(provider: &mut Provider, _raw: &RawProvider) {
+pub(super) fn cognito_adjust(provider: &mut Provider, _raw: &RawProvider) {
     if let Validation::Jwt(j) = &mut provider.validation {
         // ID tokens are signed by the same pool: only access tokens are credentials.
         j.required_claims = vec![("token_use".into(), "access".into())];
@@ -306,9 +132,8 @@ fn cognito_adjust(provider: &mut Provider, _raw: &RawProvider) {
 }
 
 /// Entra ID: the tenant's GUID, or `common` / `organizations` for any tenant.
-fn azure_ad(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    let what = "the tenant's GUID (Directory ID), or \"common\" / \"organizations\"";
-    let Some(tenant) = cx.required(p, "tenant", &r.tenant, what) else {
+pub(super) fn azure_ad(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    let Some(tenant) = r.tenant.clone() else {
         return;
     };
     let multi = matches!(tenant.as_str(), "common" | "organizations" | "consumers");
@@ -340,11 +165,10 @@ fn azure_ad(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
         &mut r.token_endpoint,
         format!("https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"),
     );
-    set(&mut r.validation, "jwt");
     attrs(r, &["preferred_username", "upn", "unique_name"], &["email"]);
 }
 
-fn azure_adjust(provider: &mut Provider, raw: &RawProvider) {
+pub(super) fn azure_adjust(provider: &mut Provider, raw: &RawProvider) {
     let (Validation::Jwt(j), None) = (&mut provider.validation, &raw.issuer) else {
         return;
     };
@@ -365,26 +189,8 @@ fn azure_adjust(provider: &mut Provider, raw: &RawProvider) {
 
 /// Azure AD B2C: per-policy discovery; the issuer is the one the document
 /// names (it holds the tenant's GUID); user flows emit `emails` as an array.
-fn azure_b2c(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    let tenant = cx.required(
-        p,
-        "tenant",
-        &r.tenant,
-        "the B2C tenant name, e.g. \"contoso\"",
-    );
-    let policy = cx.required(
-        p,
-        "policy",
-        &r.policy,
-        "the user flow or custom policy, e.g. \"B2C_1_signin\"",
-    );
-    cx.required(
-        p,
-        "audience",
-        &r.audience.as_ref().map(|_| String::new()),
-        "the API's application (client) id",
-    );
-    let (Some(t), Some(pol)) = (tenant, policy) else {
+pub(super) fn azure_b2c(_: &mut Cx, _: &KeyPath, r: &mut RawProvider) {
+    let (Some(t), Some(pol)) = (r.tenant.clone(), r.policy.clone()) else {
         return;
     };
     let policy_base = format!("https://{t}.b2clogin.com/{t}.onmicrosoft.com/{pol}");
@@ -404,40 +210,27 @@ fn azure_b2c(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
             format!("{policy_base}/oauth2/v2.0/token"),
         );
     }
-    set(&mut r.validation, "jwt");
     attrs(r, &["emails[0]", "email"], &["emails[0]", "email"]);
 }
 
 /// Keeps a list of client ids as `allowed_clients`, the first as `client_id`.
-fn clients(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider, what: &str) -> bool {
+fn clients(r: &mut RawProvider) {
     let Some(list) = r.client_id.as_ref().map(OneOrMany::to_vec) else {
-        cx.err(&p.key("client_id"), format!("missing: {what}"));
-        return false;
+        return;
     };
     if r.allowed_clients.is_none() {
         r.allowed_clients = Some(list.clone());
     }
     r.client_id = list.first().cloned().map(OneOrMany::One);
-    true
 }
 
-fn needs_secret(cx: &mut Cx, p: &KeyPath, r: &RawProvider, what: &str) {
-    if r.client_secret_env.is_none() && r.client_secret_file.is_none() {
+/// Kinds whose check authenticates as the client take exactly one.
+fn single(cx: &mut Cx, p: &KeyPath, r: &RawProvider) {
+    if let Some(OneOrMany::Many(_)) = &r.client_id {
         cx.err(
-            &p.key("client_secret_env"),
-            format!("missing: {what} (`client_secret_env` or `client_secret_file`)"),
-        );
-    }
-}
-
-fn single(cx: &mut Cx, p: &KeyPath, r: &RawProvider, what: &str) {
-    match &r.client_id {
-        Some(OneOrMany::One(_)) => {}
-        Some(OneOrMany::Many(_)) => cx.err(
             &p.key("client_id"),
             "one client id (a string) for this kind",
-        ),
-        None => cx.err(&p.key("client_id"), format!("missing: {what}")),
+        );
     }
 }
 
@@ -448,10 +241,8 @@ fn prefixes(r: &mut RawProvider, list: &[&str]) {
 }
 
 /// Google: tokeninfo bound to the OAuth client(s); users by verified email.
-fn google(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    if !clients(cx, p, r, "the OAuth client id(s) tokens must be issued to") {
-        return;
-    }
+pub(super) fn google(_: &mut Cx, _: &KeyPath, r: &mut RawProvider) {
+    clients(r);
     set(
         &mut r.tokeninfo_endpoint,
         "https://oauth2.googleapis.com/tokeninfo",
@@ -460,50 +251,35 @@ fn google(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
         &mut r.userinfo_endpoint,
         "https://openidconnect.googleapis.com/v1/userinfo",
     );
-    set(&mut r.validation, "vendor");
     attrs(r, &["email"], &["email"]);
 }
 
 /// GitHub: "check a token" as the OAuth app (only its tokens answer).
-fn github(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    single(cx, p, r, "the OAuth app's client id");
-    needs_secret(cx, p, r, "the OAuth app's client secret");
+pub(super) fn github(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    single(cx, p, r);
     set(&mut r.api_url, "https://api.github.com");
-    set(&mut r.validation, "vendor");
     prefixes(r, &["gho_", "ghu_"]);
     attrs(r, &["user.login", "login"], &["email"]);
 }
 
 /// GitLab: token info bound to the application, then userinfo.
-fn gitlab(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    if !clients(cx, p, r, "the application's uid (its client id)") {
-        return;
-    }
+pub(super) fn gitlab(_: &mut Cx, _: &KeyPath, r: &mut RawProvider) {
+    clients(r);
     set(&mut r.issuer, "https://gitlab.com");
-    set(&mut r.validation, "vendor");
     attrs(r, &["preferred_username", "nickname"], &["email"]);
 }
 
 /// Slack: auth.test bound to the workspace.
-fn slack(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    cx.required(
-        p,
-        "team_id",
-        &r.team_id,
-        "the allowed workspace (team id, e.g. T0123ABCD)",
-    );
+pub(super) fn slack(_: &mut Cx, _: &KeyPath, r: &mut RawProvider) {
     set(&mut r.api_url, "https://slack.com/api");
-    set(&mut r.validation, "vendor");
     prefixes(r, &["xoxp-", "xoxb-"]);
     attrs(r, &["user"], &["email"]);
 }
 
 /// Facebook: debug_token bound to the app; users by email.
-fn facebook(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
-    single(cx, p, r, "the app id");
-    needs_secret(cx, p, r, "the app secret");
+pub(super) fn facebook(cx: &mut Cx, p: &KeyPath, r: &mut RawProvider) {
+    single(cx, p, r);
     set(&mut r.api_url, "https://graph.facebook.com");
-    set(&mut r.validation, "vendor");
     attrs(r, &["email"], &["email"]);
 }
 
@@ -548,7 +324,7 @@ impl Cx {
             _ => {
                 self.err(
                     &p.key("validation"),
-                    "\"vendor\" is a preset's own check; kind = \"custom\" has none",
+                    format!("\"vendor\" is a preset's own check; kind = {kind:?} has none"),
                 );
                 return None;
             }

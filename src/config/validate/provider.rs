@@ -10,35 +10,17 @@ use super::super::raw::{self, OneOrMany};
 use super::super::*;
 use super::{Cx, resolve};
 
-/// Keys that only presets use: an error with `kind = "custom"`, so nothing is
-/// silently ignored.
-const PRESET_ONLY: &[&str] = &[
-    "discovery_url",
-    "tenant",
-    "policy",
-    "realm",
-    "domain",
-    "team_id",
-    "token_version",
-    "tokeninfo_endpoint",
-    "api_url",
-];
-
 /// What differs between kinds when a provider is assembled.
-struct Parts {
+pub(super) struct Parts {
     /// `None` when the validation settings had errors (already reported).
-    validation: Option<Validation>,
-    client_id: Option<String>,
-    client_secret: Option<Secret>,
-    token_endpoint: Option<reqwest::Url>,
+    pub(super) validation: Option<Validation>,
+    pub(super) client_id: Option<String>,
+    pub(super) client_secret: Option<Secret>,
+    pub(super) token_endpoint: Option<reqwest::Url>,
 }
 
 /// Claims that name a token's client, for `custom` and `oidc`.
 pub(super) const GENERIC_CLIENT_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
-
-/// Keys of `kind = "custom"` that only `validation = "jwt"` uses (`issuer`
-/// is not one: it routes JWTs to the provider whatever its validation).
-const JWT_ONLY: &[&str] = &["jwks_uri", "audience", "algorithms", "clock_skew"];
 
 /// Signature algorithms accepted by default: every asymmetric one
 /// `jsonwebtoken` verifies. Symmetric (HS*) ones are never accepted: the key
@@ -70,10 +52,7 @@ impl Cx {
             {
                 self.err(&p, "provider names use letters, digits, `_` and `-`");
             }
-            let Some(raw) = self.section::<raw::RawProvider>(&p, v) else {
-                continue;
-            };
-            if let Some(provider) = self.provider(&p, name, &raw, base) {
+            if let Some(provider) = self.provider_table(&p, name, v, base) {
                 out.insert(name.clone(), Arc::new(provider));
             }
         }
@@ -101,47 +80,6 @@ impl Cx {
                     );
                 }
             }
-        }
-    }
-
-    fn provider(
-        &mut self,
-        p: &KeyPath,
-        name: &str,
-        raw: &raw::RawProvider,
-        base: &Path,
-    ) -> Option<Provider> {
-        match raw.kind.as_deref() {
-            None => {
-                self.err(
-                    &p.key("kind"),
-                    format!("missing: one of {}", super::presets::KINDS.join(", ")),
-                );
-                None
-            }
-            Some("custom") => {
-                for key in preset_keys_present(raw) {
-                    self.err(
-                        &p.key(key),
-                        "not used by kind = \"custom\": give the endpoints explicitly",
-                    );
-                }
-                if raw.validation.as_deref() != Some("jwt") {
-                    for key in jwt_keys_present(raw) {
-                        self.err(&p.key(key), "only used with validation = \"jwt\"");
-                    }
-                }
-                self.built(p, name, "custom", raw, base, true)
-            }
-            Some("oidc") => {
-                for key in preset_keys_present(raw) {
-                    if key != "discovery_url" {
-                        self.err(&p.key(key), "not used by kind = \"oidc\"");
-                    }
-                }
-                self.oidc_provider(p, name, "oidc", raw, base, true)
-            }
-            Some(kind) => self.preset_provider(p, name, kind, raw, base),
         }
     }
 
@@ -249,116 +187,9 @@ impl Cx {
         }
     }
 
-    /// `kind = "oidc"`: everything from the issuer's discovery document.
-    /// `issuer_required`: false where the issuer is whatever the document at
-    /// the configured URL names (Azure AD B2C).
-    pub(super) fn oidc_provider(
-        &mut self,
-        p: &KeyPath,
-        name: &str,
-        kind: &str,
-        raw: &raw::RawProvider,
-        base: &Path,
-        issuer_required: bool,
-    ) -> Option<Provider> {
-        let errors_before = self.errors.len();
-        let issuer = match raw.issuer.as_deref() {
-            Some(i) => self.url(&p.key("issuer"), i).map(|_| i.to_owned()),
-            None if issuer_required => {
-                self.err(
-                    &p.key("issuer"),
-                    "missing: the issuer URL (discovery starts from it)",
-                );
-                None
-            }
-            None => None,
-        };
-        let discovery_url = match (&raw.discovery_url, &issuer) {
-            (Some(u), _) => self.url(&p.key("discovery_url"), u),
-            (None, Some(i)) => {
-                let u = format!(
-                    "{}/.well-known/openid-configuration",
-                    i.trim_end_matches('/')
-                );
-                self.url(&p.key("issuer"), &u)
-            }
-            (None, None) => None,
-        };
-        let mode = match raw.validation.as_deref() {
-            None => None,
-            Some("jwt") => Some(OidcMode::Jwt),
-            Some("introspection") => Some(OidcMode::Introspection),
-            Some("userinfo") => Some(OidcMode::Userinfo),
-            Some(other) => {
-                self.err(
-                    &p.key("validation"),
-                    format!("{other:?} is not one of \"jwt\", \"introspection\", \"userinfo\" (or leave it out)"),
-                );
-                None
-            }
-        };
-        let audiences = raw
-            .audience
-            .as_ref()
-            .map(OneOrMany::to_vec)
-            .unwrap_or_default();
-        if audiences.is_empty() && matches!(mode, None | Some(OidcMode::Jwt)) {
-            self.err(
-                &p.key("audience"),
-                "missing: the `aud` JWT access tokens must carry for this API (or force validation = \"introspection\")",
-            );
-        }
-        let client_id = self.single_client_id(p, raw);
-        let client_secret = self.secret(
-            &p.key("client_secret_env"),
-            raw.client_secret_env.as_ref(),
-            raw.client_secret_file.as_ref(),
-            base,
-        );
-        let secret_given = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
-        if mode == Some(OidcMode::Introspection) && (client_id.is_none() || !secret_given) {
-            self.err(
-                &p.key("client_id"),
-                "introspection needs `client_id` and `client_secret_env` or `client_secret_file`",
-            );
-        }
-        let opt_url = |cx: &mut Cx, key: &str, v: &Option<String>| {
-            v.as_deref().and_then(|u| cx.url(&p.key(key), u))
-        };
-        let settings = OidcSettings {
-            issuer: issuer.clone(),
-            discovery_url: discovery_url
-                .clone()
-                .unwrap_or_else(|| reqwest::Url::parse("http://invalid/").expect("static URL")),
-            mode,
-            audiences,
-            algorithms: self.algorithms(&p.key("algorithms"), raw.algorithms.as_deref()),
-            clock_skew: self.duration(&p.key("clock_skew"), raw.clock_skew.as_ref(), "60s"),
-            client_auth: self.client_auth(p, raw),
-            jwks_uri: opt_url(self, "jwks_uri", &raw.jwks_uri),
-            introspection_endpoint: opt_url(
-                self,
-                "introspection_endpoint",
-                &raw.introspection_endpoint,
-            ),
-            userinfo_endpoint: opt_url(self, "userinfo_endpoint", &raw.userinfo_endpoint),
-        };
-        let token_endpoint = opt_url(self, "token_endpoint", &raw.token_endpoint);
-        let usable = discovery_url.is_some() && (issuer.is_some() || !issuer_required);
-        let validation =
-            explicit(&settings).or_else(|| usable.then(|| Validation::Oidc(Box::new(settings))));
-        let parts = Parts {
-            validation,
-            client_id,
-            client_secret,
-            token_endpoint,
-        };
-        self.assemble(p, name, kind, raw, parts, errors_before)
-    }
-
     /// The settings every kind shares, validated, then the provider if the
     /// table had no error since `errors_before`.
-    fn assemble(
+    pub(super) fn assemble(
         &mut self,
         p: &KeyPath,
         name: &str,
@@ -397,7 +228,11 @@ impl Cx {
         })
     }
 
-    fn single_client_id(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> Option<String> {
+    pub(super) fn single_client_id(
+        &mut self,
+        p: &KeyPath,
+        raw: &raw::RawProvider,
+    ) -> Option<String> {
         match &raw.client_id {
             None => None,
             Some(OneOrMany::One(id)) => Some(id.clone()),
@@ -411,7 +246,7 @@ impl Cx {
         }
     }
 
-    fn client_auth(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> ClientAuth {
+    pub(super) fn client_auth(&mut self, p: &KeyPath, raw: &raw::RawProvider) -> ClientAuth {
         self.one_of(
             &p.key("client_auth"),
             raw.client_auth.as_ref(),
@@ -468,7 +303,11 @@ impl Cx {
         })
     }
 
-    fn algorithms(&mut self, p: &KeyPath, list: Option<&[String]>) -> Vec<jsonwebtoken::Algorithm> {
+    pub(super) fn algorithms(
+        &mut self,
+        p: &KeyPath,
+        list: Option<&[String]>,
+    ) -> Vec<jsonwebtoken::Algorithm> {
         let names: Vec<String> = match list {
             Some(l) => l.to_vec(),
             None => DEFAULT_ALGORITHMS.iter().map(|s| s.to_string()).collect(),
@@ -538,65 +377,4 @@ impl Cx {
             client_id_claims: GENERIC_CLIENT_CLAIMS,
         }
     }
-}
-
-/// The validation of a discovery-based provider whose forced mode has every
-/// value it needs given explicitly: no discovery document is fetched, and
-/// none could override them.
-fn explicit(s: &OidcSettings) -> Option<Validation> {
-    let issuer = s.issuer.clone()?;
-    match s.mode? {
-        OidcMode::Jwt => Some(Validation::Jwt(JwtSettings {
-            issuers: vec![issuer],
-            jwks_uri: s.jwks_uri.clone()?,
-            audiences: s.audiences.clone(),
-            algorithms: s.algorithms.clone(),
-            clock_skew: s.clock_skew,
-            required_claims: Vec::new(),
-        })),
-        OidcMode::Introspection => Some(Validation::Introspection {
-            endpoint: s.introspection_endpoint.clone()?,
-            client_auth: s.client_auth,
-        }),
-        OidcMode::Userinfo => Some(Validation::Userinfo {
-            endpoint: s.userinfo_endpoint.clone()?,
-        }),
-    }
-}
-
-pub(super) fn jwt_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
-    let r = raw;
-    let set = [
-        r.jwks_uri.is_some(),
-        r.audience.is_some(),
-        r.algorithms.is_some(),
-        r.clock_skew.is_some(),
-    ];
-    present(JWT_ONLY, &set)
-}
-
-pub(super) fn preset_keys_present(raw: &raw::RawProvider) -> Vec<&'static str> {
-    let r = raw;
-    let set = [
-        r.discovery_url.is_some(),
-        r.tenant.is_some(),
-        r.policy.is_some(),
-        r.realm.is_some(),
-        r.domain.is_some(),
-        r.team_id.is_some(),
-        r.token_version.is_some(),
-        r.tokeninfo_endpoint.is_some(),
-        r.api_url.is_some(),
-    ];
-    present(PRESET_ONLY, &set)
-}
-
-/// The names whose flag is set (`names` and `set` in the same order).
-fn present(names: &[&'static str], set: &[bool]) -> Vec<&'static str> {
-    names
-        .iter()
-        .zip(set)
-        .filter(|(_, s)| **s)
-        .map(|(k, _)| *k)
-        .collect()
 }

@@ -215,3 +215,170 @@ fn a_provider_ca_file_must_be_readable_pem() {
         "{e:?}"
     );
 }
+
+// === provider kinds: one table decides the keys ===
+
+fn provider(body: &str) -> Vec<String> {
+    errors(&format!("{MINIMAL}[providers.p]\n{body}\n"))
+}
+
+/// The errors at `providers.p.KEY`.
+fn at<'a>(errors: &'a [String], key: &str) -> Vec<&'a str> {
+    let prefix = format!("providers.p.{key}: ");
+    errors
+        .iter()
+        .filter(|e| e.contains(&prefix))
+        .map(String::as_str)
+        .collect()
+}
+
+/// The names a message lists in backticks.
+fn ticked(message: &str) -> Vec<&str> {
+    message.split('`').skip(1).step_by(2).collect()
+}
+
+#[test]
+fn a_misspelt_key_names_the_closest_key_of_its_kind_once() {
+    let e = provider(
+        "kind = \"custom\"\nvalidation = \"userinfo\"\nuserinfo_endpoint = \"http://u\"\nservice_acount = \"svc\"",
+    );
+    let here = at(&e, "service_acount");
+    assert_eq!(here.len(), 1, "one error, none from serde: {e:?}");
+    assert!(here[0].contains("not a key of kind = \"custom\""), "{e:?}");
+    assert!(here[0].contains("did you mean `service_account`?"), "{e:?}");
+    assert_eq!(e.len(), 1, "{e:?}");
+}
+
+#[test]
+fn a_misspelt_required_key_is_not_also_reported_missing() {
+    let e = provider("kind = \"azure-ad\"\ntenat = \"common\"\naudience = \"api\"");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains(
+            "providers.p.tenat: not a key of kind = \"azure-ad\"; did you mean `tenant`?"
+        ),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn an_unknown_key_lists_only_the_keys_its_kind_takes() {
+    let kinds = Config::provider_kinds();
+    for kind in &kinds {
+        let e = provider(&format!("kind = {:?}\nbogus_setting = 1", kind.name));
+        let here = at(&e, "bogus_setting");
+        assert_eq!(here.len(), 1, "{}: {e:?}", kind.name);
+        let mut listed = ticked(here[0]);
+        listed.sort_unstable();
+        let mut takes = kind.keys.clone();
+        takes.sort_unstable();
+        assert_eq!(listed, takes, "{}: {}", kind.name, here[0]);
+    }
+    let e = provider("kind = \"okta\"\nissuer = \"https://o\"\nbogus_setting = 1");
+    for other in ["tenant", "team_id", "api_url", "policy", "discovery_url"] {
+        assert!(!e[0].contains(&format!("`{other}`")), "{e:?}");
+    }
+}
+
+#[test]
+fn a_key_of_another_kind_says_which_kinds_take_it() {
+    let e = provider("kind = \"okta\"\nissuer = \"https://x.okta.com\"\ntenant = \"t\"");
+    let here = at(&e, "tenant");
+    assert_eq!(here.len(), 1, "{e:?}");
+    assert!(here[0].contains("not used by kind = \"okta\""), "{e:?}");
+    assert!(here[0].contains("\"azure-ad\", \"azure-b2c\""), "{e:?}");
+    let e = provider(
+        "kind = \"custom\"\nvalidation = \"userinfo\"\nuserinfo_endpoint = \"http://u\"\napi_url = \"http://a\"",
+    );
+    assert!(
+        at(&e, "api_url")[0].contains("give the endpoints explicitly"),
+        "{e:?}"
+    );
+}
+
+#[test]
+fn custom_takes_jwt_keys_only_with_jwt_validation() {
+    let e = provider(
+        "kind = \"custom\"\nvalidation = \"userinfo\"\nuserinfo_endpoint = \"http://u\"\naudience = \"a\"",
+    );
+    assert_eq!(
+        at(&e, "audience"),
+        ["t.toml:7: providers.p.audience: only used with validation = \"jwt\""]
+    );
+    let ok = "kind = \"custom\"\nvalidation = \"jwt\"\nissuer = \"https://i\"\n\
+              jwks_uri = \"https://i/keys\"\naudience = \"a\"\nclock_skew = \"5s\"";
+    assert_eq!(provider(ok), Vec::<String>::new());
+}
+
+#[test]
+fn a_misspelt_kind_lists_all_twelve_kinds() {
+    let kinds = Config::provider_kinds();
+    assert_eq!(kinds.len(), 12);
+    for body in [
+        "kind = \"okta-ish\"",
+        "kind = \"azuread\"",
+        "client_id = \"c\"",
+    ] {
+        let e = provider(body);
+        let here = at(&e, "kind");
+        assert_eq!(here.len(), 1, "{body}: {e:?}");
+        for kind in &kinds {
+            assert!(here[0].contains(&format!("{:?}", kind.name)), "{here:?}");
+        }
+    }
+    assert!(at(&provider("kind = \"okta-ish\""), "kind")[0].contains("\"okta-ish\" is not one of"));
+    assert!(at(&provider("kind = \"azuread\""), "kind")[0].contains("did you mean \"azure-ad\"?"));
+    let e = provider("kind = \"nope\"\nclient_idd = \"c\"\nissuer = \"https://i\"");
+    assert!(
+        at(&e, "client_idd")[0].contains("not a key of any kind; did you mean `client_id`?"),
+        "{e:?}"
+    );
+    assert_eq!(e.len(), 2, "{e:?}");
+}
+
+#[test]
+fn a_required_secret_names_both_keys() {
+    let e = provider("kind = \"github\"\nclient_id = \"c\"");
+    assert_eq!(
+        at(&e, "client_secret_env"),
+        [
+            "t.toml:3: providers.p.client_secret_env: missing: the OAuth app's client secret (`client_secret_env` or `client_secret_file`)"
+        ]
+    );
+}
+
+#[test]
+fn the_kind_table_covers_every_raw_provider_key() {
+    // serde lists every field of `RawProvider` when it meets an unknown one.
+    let probe: toml::Value = toml::from_str("zzz = 1").unwrap();
+    let err = probe
+        .try_into::<raw::RawProvider>()
+        .unwrap_err()
+        .to_string();
+    let mut fields = ticked(err.split_once("expected").unwrap().1);
+    fields.sort_unstable();
+    let kinds = Config::provider_kinds();
+    let mut taken: Vec<&str> = kinds.iter().flat_map(|k| k.keys.clone()).collect();
+    taken.sort_unstable();
+    taken.dedup();
+    assert_eq!(
+        taken, fields,
+        "a key no kind takes, or a kind key serde lacks"
+    );
+    for kind in &kinds {
+        assert!(
+            kind.keys.contains(&"issuer"),
+            "{} routes by issuer",
+            kind.name
+        );
+        for need in &kind.required {
+            assert!(need.iter().all(|k| kind.keys.contains(k)), "{}", kind.name);
+        }
+    }
+    let mut names: Vec<&str> = kinds.iter().map(|k| k.name).collect();
+    names.sort_unstable();
+    names.dedup();
+    assert_eq!(names.len(), 12);
+    let presets = kinds.iter().filter(|k| k.preset).count();
+    assert_eq!(presets, 10, "all but oidc and custom");
+}
