@@ -11,14 +11,14 @@ pub mod admin;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod http1;
 pub mod metrics;
 pub mod providers;
 pub mod proxy;
 pub mod server;
 pub mod stack;
-#[cfg(test)]
-mod test_support;
-mod wire;
+#[doc(hidden)]
+pub mod test_support;
 
 use bytes::Bytes;
 use http_body_util::{Either, Full};

@@ -1,4 +1,5 @@
-//! Helpers for the crate's unit tests.
+//! Helpers for tests, the crate's own and the integration tests' (not part
+//! of the API).
 
 use std::time::{Duration, Instant};
 

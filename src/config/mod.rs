@@ -64,6 +64,10 @@ pub struct Server {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// Connections served at once; more wait to be accepted.
     pub max_connections: usize,
+    /// Bodyless HTTP/1.1 requests and upstream exchanges take the fast
+    /// HTTP/1.1 path (`server.fast_http1`, default true; the environment
+    /// variable `RESTGATE_FAST_HTTP1=0` turns it off whatever the file says).
+    pub fast_http1: bool,
 }
 
 /// How an authenticated request is handed to the upstream.

@@ -39,6 +39,7 @@ pub struct RawServer {
     pub idle_timeout: Option<String>,
     pub max_header_bytes: Option<u64>,
     pub max_connections: Option<u64>,
+    pub fast_http1: Option<bool>,
     pub shutdown_timeout: Option<String>,
     pub tls_cert_file: Option<String>,
     pub tls_key_file: Option<String>,

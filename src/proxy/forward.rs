@@ -84,6 +84,7 @@ impl Proxy {
                     target,
                     256,
                     Duration::from_secs(60),
+                    config.server.fast_http1,
                 ),
                 authority,
                 response_timeout: up.response_timeout,

@@ -4,7 +4,6 @@
 pub mod forward;
 pub mod handoff;
 pub mod headers;
-mod lean;
 pub mod oauth1;
 pub mod tls;
 pub mod upstream;

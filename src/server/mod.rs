@@ -19,12 +19,12 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tower::util::Oneshot;
 
-mod h1;
 mod idle;
 pub mod tls;
 
 use crate::admin::AdminState;
 use crate::config::{Config, ConfigErrors};
+use crate::http1;
 use crate::proxy::Peer;
 use crate::stack::{self, Gateway, GatewayService};
 
@@ -223,6 +223,7 @@ impl Server {
         let builder = builder.clone();
         let watcher = graceful.watcher();
         let handshake_timeout = self.config.server.header_read_timeout;
+        let fast = self.config.server.fast_http1;
         tokio::spawn(async move {
             // The connection's slot is freed when this task ends.
             let _slot = slot;
@@ -248,15 +249,23 @@ impl Server {
                     }
                 },
             };
-            // HTTP/1.1 starts on the lean loop (the watcher is held meanwhile,
-            // so the drain waits for it too); HTTP/2 chosen by ALPN, and
-            // whatever the loop hands over, is hyper's.
-            let stream = if h2 {
+            // HTTP/1.1 starts on the fast path's loop, when it is on (the
+            // watcher is held meanwhile, so the drain waits for it too);
+            // HTTP/2 chosen by ALPN, and whatever the loop hands over, is
+            // hyper's.
+            let stream = if h2 || !fast {
                 stream
             } else {
-                match h1::serve(stream, &conn, draining).await {
-                    Ok(h1::Ended::Closed) => return,
-                    Ok(h1::Ended::Handoff(stream)) => Box::new(stream),
+                let limits = http1::server::Limits {
+                    header_read_timeout: conn.header_read_timeout,
+                    max_header_bytes: conn.max_header_bytes,
+                };
+                let dispatch = |req: http::Request<http_body_util::Full<bytes::Bytes>>| {
+                    conn.dispatch(req.map(http_body_util::Either::Right))
+                };
+                match http1::server::serve(stream, limits, dispatch, draining).await {
+                    Ok(http1::server::Ended::Closed) => return,
+                    Ok(http1::server::Ended::Handoff(stream)) => Box::new(stream),
                     Err(e) => {
                         tracing::debug!(error = %e, "Connection ended with an error");
                         return;

@@ -411,6 +411,8 @@ impl Cx {
             max_header_bytes: max_header_bytes.clamp(8192, 1 << 20) as usize,
             tls,
             max_connections: self.positive(&p.key("max_connections"), raw.max_connections, 10_000),
+            fast_http1: raw.fast_http1.unwrap_or(true)
+                && std::env::var_os("RESTGATE_FAST_HTTP1").is_none_or(|v| v != "0"),
             shutdown_timeout: self.duration(
                 &p.key("shutdown_timeout"),
                 raw.shutdown_timeout.as_ref(),

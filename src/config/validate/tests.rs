@@ -29,6 +29,20 @@ fn minimal_config_gets_the_documented_defaults() {
 }
 
 #[test]
+fn the_fast_http1_path_is_on_unless_switched_off() {
+    let off = parse(
+        &format!("[server]\nfast_http1 = false\n{MINIMAL}"),
+        Path::new("t.toml"),
+    )
+    .unwrap();
+    assert!(!off.server.fast_http1);
+    // CI runs the HTTP-level suites again with RESTGATE_FAST_HTTP1=0.
+    if std::env::var_os("RESTGATE_FAST_HTTP1").is_none() {
+        assert!(parse(MINIMAL, Path::new("t.toml")).unwrap().server.fast_http1);
+    }
+}
+
+#[test]
 fn debug_output_never_contains_a_secret() {
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("s");

@@ -9,7 +9,7 @@ use http::header::{self, HeaderMap, HeaderName, HeaderValue};
 /// head is parsed in the read buffer, then split off it and shared, so the
 /// header map refers to it instead of copying each value.
 #[derive(Clone, Copy)]
-pub(crate) struct Span {
+pub struct Span {
     name: (usize, usize),
     value: (usize, usize),
 }
@@ -17,7 +17,7 @@ pub(crate) struct Span {
 /// Where `part`, a slice httparse returned from `buf`, sits in it. A
 /// non-empty part is bytes of `buf`; an empty one may point anywhere, and
 /// any empty range stands for it.
-pub(crate) fn offsets(buf: &[u8], part: &[u8]) -> (usize, usize) {
+pub fn offsets(buf: &[u8], part: &[u8]) -> (usize, usize) {
     if part.is_empty() {
         return (0, 0);
     }
@@ -26,7 +26,7 @@ pub(crate) fn offsets(buf: &[u8], part: &[u8]) -> (usize, usize) {
 }
 
 /// Records where `headers`, parsed by httparse from `buf`, sit in it.
-pub(crate) fn record(buf: &[u8], headers: &[httparse::Header<'_>], spans: &mut Vec<Span>) {
+pub fn record(buf: &[u8], headers: &[httparse::Header<'_>], spans: &mut Vec<Span>) {
     spans.clear();
     spans.extend(headers.iter().map(|h| Span {
         name: offsets(buf, h.name.as_bytes()),
@@ -37,7 +37,7 @@ pub(crate) fn record(buf: &[u8], headers: &[httparse::Header<'_>], spans: &mut V
 /// What a head's framing and connection headers say, noted while its map
 /// is built: each would otherwise be a hashed lookup per request.
 #[derive(Debug, Default, Clone, Copy, PartialEq)]
-pub(crate) struct Noted {
+pub struct Noted {
     /// How many `Content-Length` lines there are.
     pub content_lengths: usize,
     pub transfer_encoding: bool,
@@ -48,7 +48,7 @@ pub(crate) struct Noted {
 }
 
 impl Noted {
-    fn note(&mut self, name: &HeaderName, value: &[u8]) {
+    pub fn note(&mut self, name: &HeaderName, value: &[u8]) {
         if *name == header::CONTENT_LENGTH {
             self.content_lengths += 1;
         } else if *name == header::TRANSFER_ENCODING {
@@ -68,7 +68,7 @@ impl Noted {
 /// The header map of a head split off the buffer `spans` were recorded in,
 /// with `room` for headers still to be added, and what its framing headers
 /// say; `None` if a name or value is not one `http` accepts.
-pub(crate) fn header_map(head: &Bytes, spans: &[Span], room: usize) -> Option<(HeaderMap, Noted)> {
+pub fn header_map(head: &Bytes, spans: &[Span], room: usize) -> Option<(HeaderMap, Noted)> {
     let mut headers = HeaderMap::with_capacity(spans.len() + room);
     let mut noted = Noted::default();
     for s in spans {
@@ -81,7 +81,7 @@ pub(crate) fn header_map(head: &Bytes, spans: &[Span], room: usize) -> Option<(H
 }
 
 /// The comma-separated tokens of every `name` header, trimmed.
-pub(crate) fn tokens<'a>(
+pub fn tokens<'a>(
     headers: &'a HeaderMap,
     name: &HeaderName,
 ) -> impl Iterator<Item = &'a [u8]> + 'a {
@@ -93,7 +93,7 @@ pub(crate) fn tokens<'a>(
 }
 
 /// Writes `name: value` and the line end.
-pub(crate) fn put_header(out: &mut impl BufMut, name: &[u8], value: &[u8]) {
+pub fn put_header(out: &mut impl BufMut, name: &[u8], value: &[u8]) {
     out.put_slice(name);
     out.put_slice(b": ");
     out.put_slice(value);
