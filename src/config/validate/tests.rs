@@ -38,7 +38,12 @@ fn the_fast_http1_path_is_on_unless_switched_off() {
     assert!(!off.server.fast_http1);
     // CI runs the HTTP-level suites again with RESTGATE_FAST_HTTP1=0.
     if std::env::var_os("RESTGATE_FAST_HTTP1").is_none() {
-        assert!(parse(MINIMAL, Path::new("t.toml")).unwrap().server.fast_http1);
+        assert!(
+            parse(MINIMAL, Path::new("t.toml"))
+                .unwrap()
+                .server
+                .fast_http1
+        );
     }
 }
 
