@@ -1,25 +1,19 @@
 //! The whole request stack, built in one function, outermost layer first.
 
-use std::convert::Infallible;
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::Arc;
-use std::task::{Context, Poll, ready};
 
-use http::{Request, Response};
-use http_body_util::Either;
 use tower::ServiceBuilder;
-use tower_layer::Layer;
-use tower_service::Service;
 
-use crate::access::{AccessLayer, AccessLog, RequestNote};
 use crate::auth::cache::CacheLayer;
-use crate::auth::{AuthLayer, AuthService, GatewayError};
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::core::headers::Spoofable;
+use crate::layers::access::{AccessLayer, AccessLog};
+use crate::layers::auth::{AuthLayer, AuthService};
+use crate::layers::boundary::{ErrorBoundary, ErrorBoundaryLayer};
+use crate::layers::strip::{StripLayer, StripSpoofed};
 use crate::providers::ProviderSet;
-use crate::proxy::{Proxy, Spoofable};
-use crate::{Body, RequestBody};
+use crate::proxy::Proxy;
+use crate::telemetry::metrics::Metrics;
 
 /// The service a connection serves.
 pub type GatewayService = AccessLog<StripSpoofed<ErrorBoundary<AuthService<Proxy>>>>;
@@ -112,155 +106,5 @@ pub fn rebuild(config: Arc<Config>, previous: Option<&Gateway>) -> Gateway {
         providers,
         metrics,
         config,
-    }
-}
-
-/// Layer for [`StripSpoofed`].
-#[derive(Clone)]
-pub struct StripLayer {
-    spoofable: Arc<Spoofable>,
-}
-
-impl<S> Layer<S> for StripLayer {
-    type Service = StripSpoofed<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        StripSpoofed {
-            inner,
-            spoofable: self.spoofable.clone(),
-        }
-    }
-}
-
-/// Removes spoofable identity headers. Header-only: returns the inner future.
-#[derive(Clone)]
-pub struct StripSpoofed<S> {
-    inner: S,
-    spoofable: Arc<Spoofable>,
-}
-
-// === impl StripSpoofed ===
-
-impl<S, B> Service<Request<B>> for StripSpoofed<S>
-where
-    S: Service<Request<B>>,
-{
-    type Response = S::Response;
-    type Error = S::Error;
-    type Future = S::Future;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
-    }
-
-    fn call(&mut self, mut req: Request<B>) -> Self::Future {
-        self.spoofable.strip(req.headers_mut());
-        self.inner.call(req)
-    }
-}
-
-/// Layer for [`ErrorBoundary`].
-#[derive(Clone)]
-pub struct ErrorBoundaryLayer {
-    realm: Arc<str>,
-}
-
-impl<S> Layer<S> for ErrorBoundaryLayer {
-    type Service = ErrorBoundary<S>;
-
-    fn layer(&self, inner: S) -> Self::Service {
-        ErrorBoundary {
-            inner,
-            realm: self.realm.clone(),
-        }
-    }
-}
-
-/// Turns [`GatewayError`]s into SPEC §2 responses, logging the cause chain.
-#[derive(Clone)]
-pub struct ErrorBoundary<S> {
-    inner: S,
-    realm: Arc<str>,
-}
-
-// === impl ErrorBoundary ===
-
-impl<S> Service<Request<RequestBody>> for ErrorBoundary<S>
-where
-    S: Service<Request<RequestBody>, Response = Response<Body>, Error = GatewayError>,
-{
-    type Response = Response<Body>;
-    type Error = Infallible;
-    type Future = ErrorFuture<S::Future>;
-
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // The services below are always ready; an error here would be a bug.
-        match ready!(self.inner.poll_ready(cx)) {
-            Ok(()) => Poll::Ready(Ok(())),
-            Err(e) => {
-                tracing::error!(error = %e, "Service not ready");
-                Poll::Ready(Ok(()))
-            }
-        }
-    }
-
-    fn call(&mut self, req: Request<RequestBody>) -> Self::Future {
-        ErrorFuture {
-            inner: self.inner.call(req),
-            realm: self.realm.clone(),
-        }
-    }
-}
-
-pin_project_lite::pin_project! {
-    /// Future of [`ErrorBoundary`].
-    pub struct ErrorFuture<F> {
-        #[pin]
-        inner: F,
-        realm: Arc<str>,
-    }
-}
-
-impl<F> Future for ErrorFuture<F>
-where
-    F: Future<Output = Result<Response<Body>, GatewayError>>,
-{
-    type Output = Result<Response<Body>, Infallible>;
-
-    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
-        let this = self.project();
-        Poll::Ready(Ok(match ready!(this.inner.poll(cx)) {
-            Ok(res) => res,
-            Err(e) => {
-                log_error(&e);
-                let outcome = if e.status().is_server_error() {
-                    "error"
-                } else {
-                    "refused"
-                };
-                let reason = e.reason();
-                let mut res = e.into_response(this.realm).map(Either::Right);
-                let note = res.extensions_mut().get_or_insert_default::<RequestNote>();
-                note.outcome = outcome;
-                note.reason = reason;
-                res
-            }
-        }))
-    }
-}
-
-fn log_error(e: &GatewayError) {
-    let mut chain = e.to_string();
-    let mut source = std::error::Error::source(e);
-    while let Some(s) = source {
-        chain.push_str(": ");
-        chain.push_str(&s.to_string());
-        source = s.source();
-    }
-    let status = e.status().as_u16();
-    if status >= 500 {
-        tracing::warn!(status, reason = e.reason(), error = %chain, "Request failed");
-    } else {
-        tracing::debug!(status, reason = e.reason(), error = %chain, "Request refused");
     }
 }

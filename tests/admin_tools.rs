@@ -1,12 +1,18 @@
 //! The admin's token tools: `test-token` and `fetch-token` against a fake
 //! provider; exit codes, output, and the token never echoed back.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod idp;
+    pub mod keys;
+}
 
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
 
-use common::*;
+use common::client::*;
+use common::idp::*;
+use common::keys::*;
 use serde_json::json;
 
 /// Writes a config for the fake provider and returns (dir, config path).

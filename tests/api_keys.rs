@@ -1,11 +1,17 @@
 //! API keys: `restgate key generate` output parses back into config, and each
 //! way of presenting a key gets the right outcome.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod setup;
+    pub mod upstream;
+}
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use common::*;
+use common::setup::*;
 
 /// Runs `restgate key generate` and returns (key, [[api_keys]] block).
 fn generate(user: &str, expires: Option<&str>) -> (String, String) {

@@ -1,12 +1,19 @@
 //! The oauth1 hand-off against mocks of stock Jira, Confluence and Bitbucket
 //! with a real 2LOi verifier.
 
-mod common;
+mod common {
+    pub mod atlassian;
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+}
 
 use common::atlassian::{
     OAuthOutcome, PUBLIC, Product, ProductMock, keys, mock_config, native_pat, oauth1_gateway,
 };
-use common::*;
+use common::client::*;
+use common::gateway::*;
+use common::idp::*;
 
 #[tokio::test]
 async fn each_product_answers_as_the_mapped_user() {
@@ -94,7 +101,7 @@ async fn query_strings_and_form_bodies_are_signed() {
 /// Signs a request directly (not through restgate) to probe the mock.
 fn signed(base: &str, path_and_query: &str, timestamp: u64, nonce: &str) -> String {
     let key =
-        restgate::proxy::oauth1::load_private_key(&keys().join("rsa1.pem").display().to_string())
+        restgate::config::oauth1::load_private_key(&keys().join("rsa1.pem").display().to_string())
             .unwrap();
     let cfg = restgate::config::OAuth1 {
         consumer_key: "restgate".into(),

@@ -1,8 +1,20 @@
 //! A bearer token reaches the upstream as the right user, and nothing else does.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod raw;
+    pub mod setup;
+    pub mod upstream;
+}
 
-use common::*;
+use common::client::*;
+use common::gateway::*;
+use common::idp::*;
+use common::raw::*;
+use common::setup::*;
+use common::upstream::*;
 use serde_json::json;
 
 #[tokio::test]

@@ -2,10 +2,16 @@
 //! API with an admin's personal access token; found and not-found cached; the
 //! API down is 503.
 
-mod common;
+mod common {
+    pub mod atlassian;
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+}
 
 use common::atlassian::{OAuthOutcome, Product, ProductMock, admin_pat, oauth1_gateway};
-use common::*;
+use common::gateway::*;
+use common::idp::*;
 
 /// restgate in oauth1 mode in front of a mock, with the product as directory.
 async fn gateway(

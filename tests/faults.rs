@@ -1,14 +1,22 @@
 //! Faults and hostile input: provider flapping under concurrent load never lets
 //! an unauthenticated request through or forwards a wrong identity.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod setup;
+    pub mod upstream;
+}
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use common::gateway::*;
+use common::idp::*;
+use common::setup::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn provider_flapping_under_load_never_passes_a_wrong_or_missing_identity() {

@@ -3,11 +3,20 @@
 //! lean loop hands the connection to hyper mid-way), malformed heads, and
 //! idle connections at shutdown.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod raw;
+    pub mod setup;
+    pub mod upstream;
+}
 
 use std::time::Duration;
 
-use common::*;
+use common::raw::*;
+use common::setup::*;
+use common::upstream::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 

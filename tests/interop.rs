@@ -5,14 +5,22 @@
 //! `kind = "oidc"` discovery + JWKS maps to its user; a revoked token is refused
 //! once its cache entry ends; a key rotation at the provider is followed.
 
-mod common;
+// The path says where rustc looks anyway; without it rustfmt, seeing
+// tests/interop/, would look there.
+#[path = "common"]
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod upstream;
+}
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use common::gateway::*;
+use common::upstream::*;
 
 /// The provider process; it exits when its stdin closes (on drop).
 struct OpenIdProvider {

@@ -1,11 +1,23 @@
 //! Local JWT validation: signature, algorithm allow-list, iss, aud, exp, nbf,
 //! unknown kid (one refetch), key rotation without a restart.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod keys;
+    pub mod setup;
+    pub mod upstream;
+}
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use common::*;
+use common::client::*;
+use common::gateway::*;
+use common::idp::*;
+use common::keys::*;
+use common::setup::*;
+use common::upstream::*;
 use serde_json::{Value, json};
 
 const ISS: &str = "https://idp.test/realms/corp";

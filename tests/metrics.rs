@@ -1,11 +1,20 @@
 //! The admin listener: every series on /metrics moves when its event happens,
 //! no label or value holds a token; health, readiness, eviction; request ids.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod setup;
+    pub mod upstream;
+}
 
 use std::time::Duration;
 
-use common::*;
+use common::client::*;
+use common::gateway::*;
+use common::idp::*;
+use common::setup::*;
 use serde_json::json;
 
 async fn admin(gw: &TestGateway, method: &str, path: &str, body: &str) -> TestResponse {

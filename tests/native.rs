@@ -1,11 +1,17 @@
 //! Atlassian-native credentials reach the upstream unchanged apart from the
 //! removal of spoofable headers.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod setup;
+    pub mod upstream;
+}
 
 use base64::Engine;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use common::*;
+use common::setup::*;
 
 /// A Jira / Confluence PAT: base64 of 12 digits, `:`, 20 random bytes.
 fn jira_pat() -> String {

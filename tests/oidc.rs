@@ -1,11 +1,21 @@
 //! `kind = "oidc"`: endpoints from discovery; JWTs checked locally, opaque tokens
 //! by introspection or userinfo.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod keys;
+    pub mod upstream;
+}
 
 use std::time::Duration;
 
-use common::*;
+use common::client::*;
+use common::gateway::*;
+use common::idp::*;
+use common::keys::*;
+use common::upstream::*;
 use serde_json::{Value, json};
 
 const AUD: &str = "api://restgate";

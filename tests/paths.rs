@@ -1,8 +1,19 @@
 //! No spelling of a protected path is matched as an unprotected one.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod raw;
+    pub mod setup;
+    pub mod upstream;
+}
 
-use common::*;
+use common::gateway::*;
+use common::idp::*;
+use common::raw::*;
+use common::setup::*;
+use common::upstream::*;
 
 /// Gateway where `/rest/` is protected and everything else passes anonymously.
 async fn gateway() -> (FakeIdp, RecordingUpstream, TestGateway) {

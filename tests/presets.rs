@@ -2,9 +2,19 @@
 //! (../shared/providers.md): the right user, the right service account, the
 //! right refusal.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod keys;
+    pub mod upstream;
+}
 
-use common::*;
+use common::client::*;
+use common::gateway::*;
+use common::idp::*;
+use common::keys::*;
+use common::upstream::*;
 use serde_json::{Value, json};
 
 const TID: &str = "72f988bf-86f1-41af-91ab-2d7cd011db47";

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use http::{HeaderMap, HeaderName, HeaderValue, Method};
 use proptest::prelude::*;
 use restgate::auth::credential::{Classifier, Credential};
-use restgate::auth::route::{PathPrefix, RouteTable, canonicalize};
+use restgate::auth::route::RouteTable;
+use restgate::core::path::{PathPrefix, canonicalize};
 
 fn config() -> ProptestConfig {
     ProptestConfig {

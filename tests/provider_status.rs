@@ -2,9 +2,19 @@
 //! provider's own state, one provider's outage leaves the others and the
 //! replica's readiness alone, and nothing in it holds a token.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod keys;
+    pub mod upstream;
+}
 
-use common::*;
+use common::client::*;
+use common::gateway::*;
+use common::idp::*;
+use common::keys::*;
+use common::upstream::*;
 use serde_json::{Value, json};
 
 async fn admin_get(gw: &TestGateway, path: &str) -> TestResponse {

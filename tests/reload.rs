@@ -2,12 +2,23 @@
 //! one takes effect without a failed request under load; cached validations
 //! survive when their provider did not change.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod setup;
+    pub mod spawned;
+    pub mod upstream;
+}
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use common::*;
+use common::gateway::*;
+use common::idp::*;
+use common::setup::*;
+use common::spawned::*;
+use common::upstream::*;
 
 const SCOPED: &str = "\n[[route]]\npath = \"/rest/api/2/myself\"\nrequire_scopes = [\"admin\"]\n";
 

@@ -1,11 +1,24 @@
 //! No token, API key or client secret in logs (at trace level) or in responses.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod setup;
+    pub mod spawned;
+    pub mod upstream;
+    pub mod vendors;
+}
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use common::client::*;
+use common::gateway::*;
+use common::idp::*;
+use common::setup::*;
+use common::spawned::*;
+use common::upstream::*;
 use serde_json::json;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

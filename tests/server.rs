@@ -1,11 +1,24 @@
 //! Server behaviour: HTTP/2 cleartext, header limits, slow clients, graceful stop.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod raw;
+    pub mod setup;
+    pub mod spawned;
+    pub mod upstream;
+}
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use common::gateway::*;
+use common::idp::*;
+use common::raw::*;
+use common::setup::*;
+use common::spawned::*;
+use common::upstream::*;
 use http_body_util::{BodyExt, Full};
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;

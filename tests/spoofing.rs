@@ -1,9 +1,18 @@
 //! A client-supplied identity never reaches the upstream, whatever the spelling
 //! and whatever the path through the gateway.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod setup;
+    pub mod upstream;
+}
 
-use common::*;
+use common::gateway::*;
+use common::idp::*;
+use common::setup::*;
+use common::upstream::*;
 
 /// Spellings of the identity, email and reserved headers a client might send.
 const SPOOFS: &[(&str, &str)] = &[

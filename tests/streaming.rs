@@ -1,11 +1,22 @@
 //! Bodies stream both ways and upgrades are tunnelled.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod setup;
+    pub mod spawned;
+    pub mod upstream;
+}
 
 use std::time::Duration;
 
 use bytes::Bytes;
-use common::*;
+use common::gateway::*;
+use common::idp::*;
+use common::setup::*;
+use common::spawned::*;
+use common::upstream::*;
 use futures_util::{SinkExt, StreamExt};
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;

@@ -1,9 +1,20 @@
 //! TLS on the listener with a certificate made in the test: HTTP/2 by ALPN,
 //! HTTP/1.1, X-Forwarded-Proto https; config errors for a broken pair.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod raw;
+    pub mod setup;
+    pub mod upstream;
+}
 
-use common::*;
+use common::gateway::*;
+use common::idp::*;
+use common::raw::*;
+use common::setup::*;
+use common::upstream::*;
 
 fn certificate(dir: &std::path::Path) -> (String, String, String) {
     let ck = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
@@ -115,7 +126,7 @@ async fn tls_in_front_of(
     dir: &std::path::Path,
 ) -> (std::net::SocketAddr, String) {
     let (cert, key, _) = certificate(dir);
-    let config = restgate::server::tls::server_config(&cert, &key).unwrap();
+    let config = restgate::config::tls::server_config(&cert, &key).unwrap();
     (terminate(config, plain).await, cert)
 }
 

@@ -1,10 +1,21 @@
 //! Upstream failures are classified (502 / 504) and never lose data silently.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod raw;
+    pub mod setup;
+    pub mod upstream;
+}
 
 use std::net::SocketAddr;
 
-use common::*;
+use common::gateway::*;
+use common::idp::*;
+use common::raw::*;
+use common::setup::*;
+use common::upstream::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 

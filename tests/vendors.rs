@@ -1,10 +1,17 @@
 //! Vendor presets (Google, GitHub, GitLab, Slack, Facebook) against fakes that
 //! answer in each vendor's documented shape, quirks included.
 
-mod common;
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod upstream;
+    pub mod vendors;
+}
 
+use common::client::*;
+use common::gateway::*;
+use common::upstream::*;
 use common::vendors::FakeVendors;
-use common::*;
 use serde_json::{Value, json};
 
 async fn gateway(provider: &str) -> (FakeVendors, RecordingUpstream, TestGateway) {

@@ -8,8 +8,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use super::identity::Principal;
 use crate::config::ApiKey;
+use crate::core::principal::Principal;
 
 /// The configured keys, with the principal each acts as built once.
 #[derive(Debug, Clone, Default)]
@@ -39,7 +39,7 @@ impl ApiKeys {
                 let p = Principal {
                     user: k.user.clone(),
                     email: None,
-                    provider: Arc::from(crate::proxy::handoff::API_KEY_PROVIDER),
+                    provider: Arc::from(crate::core::principal::API_KEY_PROVIDER),
                     client_id: Some(k.name.clone()),
                     client_credentials: false,
                     scopes: Vec::new(),

@@ -13,12 +13,12 @@ use moka::Expiry;
 use reqwest::header;
 use serde_json::Value;
 
-use super::GatewayError;
-use super::identity::Principal;
 use crate::config::{
     AtlassianDirectory, AtlassianProduct, Cache as CacheConfig, Directory, MatchField,
     directory_key,
 };
+use crate::core::error::GatewayError;
+use crate::core::principal::Principal;
 
 /// The outcome of a directory check.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use super::{ConfigArgs, EXIT_INVALID};
+use super::shared::{ConfigArgs, EXIT_INVALID};
 use crate::config::{Config, Directory, IdentityMode, Validation};
 
 /// Prints every error (exit 1) or the resolved config with secrets redacted.

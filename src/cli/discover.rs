@@ -4,7 +4,7 @@
 use std::fmt::Write;
 use std::process::ExitCode;
 
-use super::{EXIT_INVALID, EXIT_RUNTIME};
+use super::shared::{EXIT_INVALID, EXIT_RUNTIME};
 use crate::providers::oidc::{Endpoints, parse_document};
 
 /// Options of `discover`.
@@ -28,7 +28,7 @@ pub fn run(args: &DiscoverArgs) -> ExitCode {
         eprintln!("{:?} is not an http(s) issuer URL", args.issuer);
         return ExitCode::from(EXIT_INVALID);
     }
-    let runtime = match super::runtime(false) {
+    let runtime = match super::shared::runtime(false) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -11,7 +11,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde_json::Value;
 
-use super::{EXIT_INVALID, EXIT_RUNTIME, inspect};
+use super::inspect;
+use super::shared::{EXIT_INVALID, EXIT_RUNTIME};
 use crate::config::{ClientAuth, Config, Provider, Validation};
 
 /// Options of `fetch-token`.
@@ -19,7 +20,7 @@ use crate::config::{ClientAuth, Config, Provider, Validation};
 pub struct FetchTokenArgs {
     /// The config file.
     #[command(flatten)]
-    pub path: super::ConfigPath,
+    pub path: super::shared::ConfigPath,
     /// The provider whose token endpoint to ask.
     #[arg(long)]
     pub provider: String,
@@ -50,7 +51,7 @@ pub fn run(args: &FetchTokenArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let runtime = match super::runtime(false) {
+    let runtime = match super::shared::runtime(false) {
         Ok(r) => r,
         Err(code) => return code,
     };

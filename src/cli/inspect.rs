@@ -11,11 +11,13 @@ use http::{HeaderMap, HeaderValue, header};
 use serde_json::{Value, json};
 
 use crate::auth::api_key::ApiKeys;
-use crate::auth::credential::{Classifier, Credential, Token};
+use crate::auth::credential::{Classifier, Credential};
 use crate::auth::directory::DirectoryClient;
-use crate::auth::identity::{Principal, Refusal, Verdict};
 use crate::config::Config;
-use crate::providers::{Answer, ProviderClient, ProviderError, ProviderSet, ask, unix_now};
+use crate::core::clock::unix_now;
+use crate::core::principal::{Principal, Refusal, Verdict};
+use crate::core::token::Token;
+use crate::providers::{Answer, ProviderClient, ProviderError, ProviderSet, ask};
 
 /// What one provider answered.
 #[derive(Debug)]

@@ -8,7 +8,7 @@ use rand::Rng;
 use rand::distr::Alphanumeric;
 use sha2::{Digest, Sha256};
 
-use super::EXIT_INVALID;
+use super::shared::EXIT_INVALID;
 
 /// Random characters after the prefix: 40 × log2(62) ≈ 238 bits.
 const KEY_CHARS: usize = 40;
@@ -48,7 +48,7 @@ pub fn run(cmd: &KeyCommand) -> ExitCode {
 }
 
 fn generate(args: &GenerateArgs) -> ExitCode {
-    if !crate::auth::identity::is_valid_username(&args.user) {
+    if !crate::core::principal::is_valid_username(&args.user) {
         eprintln!("--user {:?} is not a usable username", args.user);
         return ExitCode::from(EXIT_INVALID);
     }

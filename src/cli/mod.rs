@@ -6,21 +6,17 @@ pub mod discover;
 pub mod fetch_token;
 pub mod inspect;
 pub mod key;
-mod logfmt;
-mod logwrite;
 pub mod oauth1;
 pub mod serve;
+mod shared;
 pub mod test_token;
 
-use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 
-/// Exit code: invalid input or config.
-pub const EXIT_INVALID: u8 = 1;
-/// Exit code: runtime failure.
-pub const EXIT_RUNTIME: u8 = 2;
+pub use crate::telemetry::{LogFormat, LogGuard, init_tracing};
+pub use shared::{ConfigArgs, ConfigPath, EXIT_INVALID, EXIT_RUNTIME, runtime};
 
 /// restgate: bearer-token authentication gateway for Atlassian Data Center.
 #[derive(Debug, Parser)]
@@ -52,80 +48,6 @@ pub enum Command {
     /// The OAuth 1.0a (application link) hand-off.
     #[command(subcommand)]
     Oauth1(oauth1::OAuth1Command),
-}
-
-/// Where the config file is (`--config`, else `$RESTGATE_CONFIG`).
-#[derive(Debug, clap::Args)]
-pub struct ConfigPath {
-    /// The config file.
-    #[arg(
-        long,
-        short,
-        env = "RESTGATE_CONFIG",
-        default_value = "/etc/restgate/restgate.toml"
-    )]
-    pub config: PathBuf,
-}
-
-/// Options shared by commands that read the config.
-#[derive(Debug, clap::Args)]
-pub struct ConfigArgs {
-    /// The config file.
-    #[command(flatten)]
-    pub path: ConfigPath,
-    /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
-    pub log_format: LogFormat,
-}
-
-/// Log output format.
-#[derive(Debug, Clone, Copy, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line.
-    Json,
-}
-
-/// Keeps the log writer running; dropping it writes out what is buffered.
-pub use logwrite::FlushGuard as LogGuard;
-
-/// Sets up `tracing` on stderr; `RUST_LOG` overrides the default `info`.
-///
-/// Lines are formatted on the thread that logs and collected in a buffer that
-/// goes out in one `write(2)` when it fills, at once for a warning or an
-/// error, and at least every 100 ms (see [`logwrite`]).
-pub fn init_tracing(format: LogFormat) -> LogGuard {
-    use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let (writer, guard) = logwrite::LogSink::new(Box::new(std::io::stderr()));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer)
-        .with_ansi(false);
-    let _ = match format {
-        LogFormat::Text => builder.event_format(logfmt::Text).try_init(),
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-    };
-    guard
-}
-
-/// The async runtime a command runs on: several threads to serve, one for a
-/// one-shot tool. A runtime that cannot start is a runtime failure (exit 2),
-/// reported on stderr.
-pub fn runtime(serve: bool) -> Result<tokio::runtime::Runtime, ExitCode> {
-    // With one CPU to run on (a pinned or single-core sidecar), the
-    // single-threaded scheduler does the same work with less synchronisation.
-    let cpus = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
-    let mut builder = if serve && cpus > 1 {
-        tokio::runtime::Builder::new_multi_thread()
-    } else {
-        tokio::runtime::Builder::new_current_thread()
-    };
-    builder.enable_all().build().map_err(|e| {
-        eprintln!("cannot start the async runtime: {e}");
-        ExitCode::from(EXIT_RUNTIME)
-    })
 }
 
 /// Runs a parsed command line.

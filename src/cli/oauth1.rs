@@ -7,7 +7,7 @@ use std::process::ExitCode;
 
 use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
 
-use super::{EXIT_INVALID, EXIT_RUNTIME};
+use super::shared::{EXIT_INVALID, EXIT_RUNTIME};
 
 /// `restgate oauth1 …`
 #[derive(Debug, clap::Subcommand)]

@@ -5,8 +5,9 @@ use std::sync::Arc;
 
 use std::time::{Duration, SystemTime};
 
-use super::{ConfigArgs, EXIT_INVALID, EXIT_RUNTIME, init_tracing};
+use super::shared::{ConfigArgs, EXIT_INVALID, EXIT_RUNTIME};
 use crate::server::{Reloader, Server, shutdown_signal};
+use crate::telemetry::init_tracing;
 
 /// Options of `serve`.
 #[derive(Debug, clap::Args)]
@@ -33,7 +34,7 @@ pub fn run(serve: &ServeArgs) -> ExitCode {
             return ExitCode::from(EXIT_INVALID);
         }
     };
-    let runtime = match super::runtime(true) {
+    let runtime = match super::shared::runtime(true) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -7,14 +7,15 @@ use std::io::{IsTerminal, Read};
 
 use std::process::ExitCode;
 
-use super::{EXIT_INVALID, EXIT_RUNTIME, inspect};
+use super::inspect;
+use super::shared::{EXIT_INVALID, EXIT_RUNTIME};
 
 /// Options of `test-token`.
 #[derive(Debug, clap::Args)]
 pub struct TestTokenArgs {
     /// The config file.
     #[command(flatten)]
-    pub path: super::ConfigPath,
+    pub path: super::shared::ConfigPath,
     /// Ask only this provider.
     #[arg(long)]
     pub provider: Option<String>,
@@ -47,7 +48,7 @@ pub fn run(args: &TestTokenArgs) -> ExitCode {
     } else {
         args.token.clone()
     };
-    let runtime = match super::runtime(false) {
+    let runtime = match super::shared::runtime(false) {
         Ok(r) => r,
         Err(code) => return code,
     };

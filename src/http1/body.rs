@@ -11,6 +11,7 @@ use http_body::{Frame, SizeHint};
 use tokio::io::AsyncReadExt;
 
 use super::client::{Conn, Error, READ_SIZE};
+use super::framing::State;
 
 /// Largest trailer section of a chunked body (dropped, as hyper drops it).
 const MAX_TRAILERS: usize = 16 * 1024;
@@ -32,25 +33,6 @@ pub struct LeanBody {
     state: State,
     /// HTTP/1.1 without `Connection: close`, and not delimited by the close.
     reusable: bool,
-}
-
-/// Where a body is in its framing.
-#[derive(Clone, Copy, PartialEq, Debug)]
-pub enum State {
-    /// This many bytes to go.
-    Length(u64),
-    /// Until the upstream closes.
-    Close,
-    /// A chunk size line.
-    ChunkSize,
-    /// This many bytes of the current chunk to go.
-    ChunkData(u64),
-    /// The line end after a chunk's data.
-    ChunkEnd,
-    /// The trailer section.
-    Trailers,
-    /// The end.
-    Done,
 }
 
 impl LeanBody {

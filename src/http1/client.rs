@@ -29,8 +29,7 @@ use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::Sleep;
 
-use super::body::State;
-use super::framing::{self, Framing};
+use super::framing::{self, Framing, State};
 use super::head::{self, Span};
 
 /// Headers parsed per response, as hyper's client allows.

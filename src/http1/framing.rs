@@ -69,6 +69,25 @@ pub fn response(
     Ok(length.map(Framing::Length))
 }
 
+/// Where a body is in its framing.
+#[derive(Clone, Copy, PartialEq, Debug)]
+pub enum State {
+    /// This many bytes to go.
+    Length(u64),
+    /// Until the upstream closes.
+    Close,
+    /// A chunk size line.
+    ChunkSize,
+    /// This many bytes of the current chunk to go.
+    ChunkData(u64),
+    /// The line end after a chunk's data.
+    ChunkEnd,
+    /// The trailer section.
+    Trailers,
+    /// The end.
+    Done,
+}
+
 /// `Content-Length` values that do not parse or disagree.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct InvalidLength;

@@ -7,12 +7,14 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
+use super::answer::{Answer, ProviderError, ProviderErrorKind};
 use super::health::{Condition, Health};
-use super::{Answer, ProviderError, ProviderErrorKind, introspection, jwt, oidc, unix_now};
+use super::{introspection, jwt, oidc};
 use super::{userinfo, vendor};
-use crate::auth::credential::Token;
 use crate::config::{ClientAuth, Provider, Validation, Vendor};
-use crate::metrics::Metrics;
+use crate::core::clock::unix_now;
+use crate::core::token::Token;
+use crate::telemetry::metrics::Metrics;
 
 /// One configured provider with its HTTP client.
 pub struct ProviderClient {

@@ -7,7 +7,7 @@ use std::sync::Mutex;
 
 use serde_json::{Value, json};
 
-use super::ProviderError;
+use super::answer::ProviderError;
 
 /// How long after its last failure (with no success since) a provider counts
 /// as down. Past it the provider is `unknown` again, so that a replica whose

@@ -4,10 +4,11 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use reqwest::header;
 
-use super::{Answer, ProviderErrorKind, send_json};
-use crate::auth::credential::Token;
-use crate::auth::identity::Refusal;
+use super::answer::{Answer, ProviderErrorKind};
+use super::http::send_json;
 use crate::config::{ClientAuth, Provider};
+use crate::core::principal::Refusal;
+use crate::core::token::Token;
 
 /// POSTs the token to the introspection endpoint, authenticated as restgate.
 pub(super) async fn check(

@@ -18,9 +18,10 @@ use jsonwebtoken::{Algorithm, DecodingKey, Validation, errors::ErrorKind};
 use reqwest::header;
 use serde_json::Value;
 
-use super::{Answer, ProviderErrorKind, send_json};
-use crate::auth::identity::Refusal;
+use super::answer::{Answer, ProviderErrorKind};
+use super::http::send_json;
 use crate::config::JwtSettings;
+use crate::core::principal::Refusal;
 
 /// Least time between two JWKS fetches caused by unknown `kid`s.
 pub const REFETCH_INTERVAL: Duration = Duration::from_secs(30);

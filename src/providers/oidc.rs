@@ -9,11 +9,13 @@ use std::time::{Duration, Instant};
 use reqwest::header;
 use serde_json::Value;
 
+use super::answer::{Answer, ProviderErrorKind};
+use super::http::send_json;
 use super::jwt::JwtValidator;
-use super::{Answer, ProviderErrorKind, introspection, send_json, userinfo};
-use crate::auth::credential::Token;
-use crate::auth::identity::Refusal;
+use super::{introspection, userinfo};
 use crate::config::{JwtSettings, OidcMode, OidcSettings, Provider};
+use crate::core::principal::Refusal;
+use crate::core::token::Token;
 
 /// How long a discovery document is used before it is fetched again.
 pub const MAX_DOCUMENT_AGE: Duration = Duration::from_secs(3600);

@@ -8,14 +8,17 @@ use std::task::{Context, Poll};
 
 use serde_json::{Map, Value};
 
+use super::answer::{Answer, ProviderError};
 use super::client::ProviderClient;
 use super::health::Condition;
+use super::http::{client_builder, http_client, http_client_trusting};
+use super::mapping::map_claims;
 use super::route::{Route, Router};
-use super::{Answer, ProviderError, client_builder, http_client, http_client_trusting, unix_now};
-use crate::auth::credential::Token;
-use crate::auth::identity::{Refusal, Verdict, map_claims};
 use crate::config::Config;
-use crate::metrics::Metrics;
+use crate::core::clock::unix_now;
+use crate::core::principal::{Refusal, Verdict};
+use crate::core::token::Token;
+use crate::telemetry::metrics::Metrics;
 
 /// The configured providers and their routing table.
 #[derive(Debug, Clone)]

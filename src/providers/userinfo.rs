@@ -5,10 +5,11 @@
 
 use reqwest::header;
 
-use super::{Answer, ProviderErrorKind, send_json};
-use crate::auth::credential::Token;
-use crate::auth::identity::Refusal;
+use super::answer::{Answer, ProviderErrorKind};
+use super::http::send_json;
 use crate::config::Provider;
+use crate::core::principal::Refusal;
+use crate::core::token::Token;
 
 /// GETs the endpoint with the token. 401/403 mean the token is not usable.
 pub(super) async fn check(

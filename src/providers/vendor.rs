@@ -11,10 +11,12 @@ use base64::engine::general_purpose::STANDARD;
 use reqwest::header;
 use serde_json::{Map, Value, json};
 
-use super::{Answer, ProviderErrorKind, send_any_json, send_json, unix_now};
-use crate::auth::credential::Token;
-use crate::auth::identity::Refusal;
+use super::answer::{Answer, ProviderErrorKind};
+use super::http::{send_any_json, send_json};
 use crate::config::{Provider, Vendor};
+use crate::core::clock::unix_now;
+use crate::core::principal::Refusal;
+use crate::core::token::Token;
 
 /// Checks a token with the vendor's API.
 pub(super) async fn check(

@@ -18,11 +18,12 @@ use tower_service::Service;
 use super::handoff::IdentityHandoff;
 use super::headers::{remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol};
 use super::upstream::{self, Upstream};
-use crate::access::RequestNote;
-use crate::auth::{GatewayError, Handoff};
+use super::upstream::{Body, RequestBody};
 use crate::config::Config;
-use crate::metrics::Metrics;
-use crate::{Body, RequestBody};
+use crate::core::error::GatewayError;
+use crate::core::principal::Handoff;
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::note::RequestNote;
 
 /// The client connection a request came on, put in request extensions by the
 /// server: made once per connection, cloned per request.

@@ -12,14 +12,11 @@ use http::uri::PathAndQuery;
 use http_body_util::{BodyExt, Either, Full, Limited};
 
 use super::oauth1::{self, REQUESTOR, Signer};
-use crate::RequestBody;
-use crate::auth::identity::Principal;
-use crate::auth::{GatewayError, Handoff};
+use super::upstream::RequestBody;
 use crate::config::{Config, IdentityMode};
-use crate::providers::unix_now;
-
-/// The provider name API-key principals carry.
-pub const API_KEY_PROVIDER: &str = "api_key";
+use crate::core::clock::unix_now;
+use crate::core::error::GatewayError;
+use crate::core::principal::{API_KEY_PROVIDER, Handoff, Principal};
 
 /// Largest form-encoded body read to sign its parameters.
 pub const MAX_FORM_BYTES: usize = 1 << 20;
@@ -42,7 +39,7 @@ enum Mode {
     OAuth1 {
         signer: Box<Signer>,
         /// Users the product ran as someone else: refused without asking again
-        /// for the negative cache life.
+        /// for `cache.negative_ttl` (a documented derivation: README `[cache]`).
         unknown: moka::sync::Cache<String, ()>,
     },
 }

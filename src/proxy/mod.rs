@@ -5,9 +5,7 @@ pub mod forward;
 pub mod handoff;
 pub mod headers;
 pub mod oauth1;
-pub mod tls;
 pub mod upstream;
 
 pub use forward::{Peer, Proxy};
-pub use headers::Spoofable;
-pub use upstream::UpstreamBody;
+pub use upstream::{Body, RequestBody, UpstreamBody};

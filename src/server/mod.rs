@@ -19,14 +19,14 @@ use tokio_rustls::TlsAcceptor;
 use tower::ServiceExt;
 use tower::util::Oneshot;
 
+pub mod admin;
 mod idle;
-pub mod tls;
 
-use crate::admin::AdminState;
 use crate::config::{Config, ConfigErrors};
 use crate::http1;
 use crate::proxy::Peer;
 use crate::stack::{self, Gateway, GatewayService};
+use admin::AdminState;
 
 /// A bound gateway, ready to serve.
 pub struct Server {
@@ -144,7 +144,7 @@ impl Server {
                 current: self.current.clone(),
                 ready: self.ready.clone(),
             };
-            tokio::spawn(crate::admin::serve(admin, state, std::future::pending()));
+            tokio::spawn(admin::serve(admin, state, std::future::pending()));
         }
         self.ready.store(true, Ordering::SeqCst);
         tokio::pin!(shutdown);
@@ -304,10 +304,10 @@ impl ConnState {
     /// until the guard drops.
     fn dispatch(
         &self,
-        mut req: http::Request<crate::RequestBody>,
+        mut req: http::Request<crate::proxy::RequestBody>,
     ) -> (
         idle::BusyGuard,
-        Oneshot<GatewayService, http::Request<crate::RequestBody>>,
+        Oneshot<GatewayService, http::Request<crate::proxy::RequestBody>>,
     ) {
         req.extensions_mut().insert(self.peer.clone());
         let in_flight = self.busy.enter();

@@ -17,7 +17,8 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpSocket};
 
-use super::{CLIENT_ID, CLIENT_SECRET, jwk, now};
+use super::client::{CLIENT_ID, CLIENT_SECRET, now};
+use super::keys::jwk;
 
 /// What is wrong with a zoo.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,7 +52,6 @@ pub enum Endpoint {
 /// One request a zoo received.
 #[derive(Debug, Clone)]
 pub struct Call {
-    pub path: String,
     pub endpoint: Option<Endpoint>,
     /// Every token-like value it carried: the `Bearer` header, and the
     /// `token`, `access_token` and `input_token` fields of the query, the form
@@ -259,7 +259,6 @@ async fn handle(State(state): State<Arc<ZooState>>, req: Request) -> Response {
     let query = parts.uri.query().unwrap_or_default().to_owned();
     let ep = endpoint(&parts.method, &path);
     state.calls.lock().unwrap().push(Call {
-        path: path.clone(),
         endpoint: ep,
         tokens: tokens_in(&parts.headers, &query, &body),
     });

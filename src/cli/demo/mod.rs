@@ -9,8 +9,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use super::{EXIT_RUNTIME, LogFormat, init_tracing};
+use super::shared::EXIT_RUNTIME;
 use crate::server::{Server, shutdown_signal};
+use crate::telemetry::{LogFormat, init_tracing};
 
 /// Options of `demo`.
 #[derive(Debug, clap::Args)]
@@ -30,7 +31,7 @@ pub const JIRA_SECRET: &str = "demo-jira-shared-secret";
 /// Runs the demo until Ctrl-C.
 pub fn run(args: &DemoArgs) -> ExitCode {
     let _log = init_tracing(LogFormat::Text);
-    let runtime = match super::runtime(true) {
+    let runtime = match super::shared::runtime(true) {
         Ok(r) => r,
         Err(code) => return code,
     };

@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 
 use super::{CI_SECRET, GATEWAY_SECRET, JIRA_SECRET};
-use crate::providers::unix_now;
+use crate::core::clock::unix_now;
 
 /// alice's access token at the example provider.
 pub const ALICE_TOKEN: &str = "demo-alice-token";

@@ -5,9 +5,9 @@
 use std::path::Path;
 
 use super::super::locate::KeyPath;
+use super::super::provider::*;
 use super::super::raw::RawProvider;
-use super::super::*;
-use super::Cx;
+use super::cx::Cx;
 use super::kinds::{KINDS, Kind, closest, find, names, ticks};
 
 // === impl Cx: a [providers.NAME] table ===

@@ -5,13 +5,14 @@
 //! table, and a test holds the README's preset table to it.
 
 use super::super::locate::KeyPath;
+use super::super::provider::*;
 use super::super::raw::RawProvider;
-use super::super::*;
-use super::{Cx, presets, provider::GENERIC_CLIENT_CLAIMS};
+use super::super::types::*;
+use super::fill::{self, Report};
 
 /// What a preset fills in from its vendor's documentation (only where the
 /// table did not set it); it reports what is wrong with the values given.
-type Fill = fn(&mut Cx, &KeyPath, &mut RawProvider);
+type Fill = fn(&mut dyn Report, &KeyPath, &mut RawProvider);
 /// Adjusts the built provider where the raw keys cannot say it (issuer lists,
 /// required claims).
 type Adjust = fn(&mut Provider, &RawProvider);
@@ -51,6 +52,9 @@ pub(super) struct Kind {
     /// Built on a discovery document (`oidc`, and B2C's per-policy one).
     pub(super) discovery: bool,
 }
+
+/// Claims that name a token's client, for `custom` and `oidc`.
+pub(super) const GENERIC_CLIENT_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
 
 /// Keys every kind takes. `issuer` is one: it routes JWTs to the provider
 /// whatever its validation, and every derived URL can be overridden.
@@ -111,8 +115,8 @@ pub(super) const KINDS: &[Kind] = &[
             need(&["audience"], "the `aud` tokens must carry for this API (the API's client id or App ID URI)"),
         ],
         validation: Some("jwt"),
-        fill: Some(presets::azure_ad),
-        adjust: Some(presets::azure_adjust),
+        fill: Some(fill::azure_ad),
+        adjust: Some(fill::azure_adjust),
         cc: CcRule::Azure,
         client_claims: &["azp", "appid"],
         ..BASE
@@ -126,7 +130,7 @@ pub(super) const KINDS: &[Kind] = &[
             need(&["audience"], "the API's application (client) id"),
         ],
         validation: Some("jwt"),
-        fill: Some(presets::azure_b2c),
+        fill: Some(fill::azure_b2c),
         // B2C marks no token as app-only: only listed clients without user
         // claims are clients.
         cc: CcRule::ListedClientOnly,
@@ -139,7 +143,7 @@ pub(super) const KINDS: &[Kind] = &[
         keys: &JWT,
         required: &[need(&["issuer"], "the realm URL, https://{host}/realms/{realm}")],
         validation: Some("introspection"),
-        fill: Some(presets::keycloak),
+        fill: Some(fill::keycloak),
         cc: CcRule::UsernamePrefix("service-account-"),
         client_claims: &["client_id", "clientId", "azp"],
         ..BASE
@@ -149,7 +153,7 @@ pub(super) const KINDS: &[Kind] = &[
         keys: &JWT,
         required: &[need(&["issuer"], "https://{domain}/oauth2/{server} (custom authorization server) or https://{domain} (org)")],
         validation: Some("introspection"),
-        fill: Some(presets::okta),
+        fill: Some(fill::okta),
         // `uid` is present only when an end user is bound to the token.
         cc: CcRule::NoClaim("uid"),
         client_claims: &["cid", "client_id"],
@@ -163,8 +167,8 @@ pub(super) const KINDS: &[Kind] = &[
             need(&["client_id"], "the allowed app client id(s)"),
         ],
         validation: Some("jwt"),
-        fill: Some(presets::cognito),
-        adjust: Some(presets::cognito_adjust),
+        fill: Some(fill::cognito),
+        adjust: Some(fill::cognito_adjust),
         cc: CcRule::NoClaim("username"),
         client_claims: &["client_id"],
         require_audience: false,
@@ -174,7 +178,7 @@ pub(super) const KINDS: &[Kind] = &[
         name: "google",
         keys: &["tokeninfo_endpoint"],
         required: &[need(&["client_id"], "the OAuth client id(s) tokens must be issued to")],
-        fill: Some(presets::google),
+        fill: Some(fill::google),
         cc: CcRule::GoogleServiceAccount,
         client_claims: &["client_id", "azp", "aud"],
         ..VENDOR
@@ -186,20 +190,20 @@ pub(super) const KINDS: &[Kind] = &[
             need(&["client_id"], "the OAuth app's client id"),
             need(&SECRET, "the OAuth app's client secret"),
         ],
-        fill: Some(presets::github),
+        fill: Some(fill::github),
         ..VENDOR
     },
     Kind {
         name: "gitlab",
         required: &[need(&["client_id"], "the application's uid (its client id)")],
-        fill: Some(presets::gitlab),
+        fill: Some(fill::gitlab),
         ..VENDOR
     },
     Kind {
         name: "slack",
         keys: &["team_id", "api_url"],
         required: &[need(&["team_id"], "the allowed workspace (team id, e.g. T0123ABCD)")],
-        fill: Some(presets::slack),
+        fill: Some(fill::slack),
         // Bot tokens are the app's own identity.
         cc: CcRule::HasClaim("bot_id"),
         client_claims: &["bot_id"],
@@ -212,7 +216,7 @@ pub(super) const KINDS: &[Kind] = &[
             need(&["client_id"], "the app id"),
             need(&SECRET, "the app secret"),
         ],
-        fill: Some(presets::facebook),
+        fill: Some(fill::facebook),
         // App access tokens (client credentials grant) have type APP.
         cc: CcRule::ClaimIs("type", "APP"),
         ..VENDOR

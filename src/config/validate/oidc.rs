@@ -5,10 +5,10 @@
 use std::path::Path;
 
 use super::super::locate::KeyPath;
+use super::super::provider::*;
 use super::super::raw::{self, OneOrMany};
-use super::super::*;
-use super::Cx;
-use super::provider::Parts;
+use super::assembly::Parts;
+use super::cx::Cx;
 
 impl Cx {
     /// `kind = "oidc"`: everything from the issuer's discovery document.

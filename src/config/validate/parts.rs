@@ -8,8 +8,8 @@ use http::Method;
 
 use super::super::locate::KeyPath;
 use super::super::raw;
-use super::super::*;
-use super::{Cx, resolve};
+use super::super::types::*;
+use super::cx::{Cx, resolve};
 
 /// Methods a route may name (an unknown one is a typo, not an extension).
 const KNOWN_METHODS: &[&str] = &[
@@ -166,7 +166,7 @@ impl Cx {
             match line.split_once(',') {
                 Some((k, v))
                     if !k.trim().is_empty()
-                        && crate::auth::identity::is_valid_username(v.trim()) =>
+                        && crate::core::principal::is_valid_username(v.trim()) =>
                 {
                     users.insert(directory_key(field, k.trim()), v.trim().to_owned());
                 }

@@ -6,28 +6,11 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use super::super::locate::KeyPath;
+use super::super::provider::*;
 use super::super::raw::{self, OneOrMany};
-use super::super::*;
-use super::{Cx, resolve};
-
-/// What differs between kinds when a provider is assembled.
-pub(super) struct Parts {
-    /// `None` when the validation settings had errors (already reported).
-    pub(super) validation: Option<Validation>,
-    pub(super) client_id: Option<String>,
-    pub(super) client_secret: Option<Secret>,
-    pub(super) token_endpoint: Option<reqwest::Url>,
-}
-
-/// Claims that name a token's client, for `custom` and `oidc`.
-pub(super) const GENERIC_CLIENT_CLAIMS: &[&str] = &["client_id", "azp", "cid", "appid"];
-
-/// Signature algorithms accepted by default: every asymmetric one
-/// `jsonwebtoken` verifies. Symmetric (HS*) ones are never accepted: the key
-/// would be a secret shared with every client of the provider.
-const DEFAULT_ALGORITHMS: &[&str] = &[
-    "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
-];
+use super::assembly::{DEFAULT_ALGORITHMS, Parts};
+use super::cx::{Cx, resolve};
+use super::kinds::GENERIC_CLIENT_CLAIMS;
 
 impl Cx {
     pub(super) fn providers(
@@ -203,7 +186,7 @@ impl Cx {
         let max_concurrent = self.positive(&p.key("max_concurrent"), raw.max_concurrent, 64);
         let ca_file = raw.ca_file.as_deref().map(|f| resolve(self.base(), f));
         if let Some(f) = &ca_file {
-            if let Err(e) = crate::providers::read_ca_file(f) {
+            if let Err(e) = super::super::tls::read_ca_file(f) {
                 self.err(&p.key("ca_file"), e);
             }
         }
@@ -343,7 +326,7 @@ impl Cx {
                     cx.err(&p.key(key), "give at least one attribute");
                 }
                 list.iter()
-                    .filter_map(|a| match crate::auth::identity::parse_attr(a) {
+                    .filter_map(|a| match crate::config::parse_attr(a) {
                         Ok(attr) => Some(attr),
                         Err(e) => {
                             cx.err(&p.key(key), format!("{a:?}: {e}"));

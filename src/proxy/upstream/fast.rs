@@ -23,7 +23,7 @@ impl Upstream {
     pub(super) async fn send_fast(
         self: &Arc<Self>,
         idle: &Mutex<Vec<Conn>>,
-        req: Request<crate::RequestBody>,
+        req: Request<super::RequestBody>,
         deadline: tokio::time::Instant,
     ) -> Result<Response<UpstreamBody>, UpstreamError> {
         let (parts, _) = req.into_parts();

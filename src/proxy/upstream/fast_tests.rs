@@ -104,7 +104,7 @@ fn pool(uri: &Uri) -> Arc<Upstream> {
     )
 }
 
-fn request(method: Method, uri: &Uri) -> Request<crate::RequestBody> {
+fn request(method: Method, uri: &Uri) -> Request<super::RequestBody> {
     Request::builder()
         .method(method)
         .uri("/rest/x?q=1")

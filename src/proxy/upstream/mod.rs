@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use bytes::Bytes;
 use http::{Request, Response, Uri};
 use http_body::{Body as _, Frame, SizeHint};
+use http_body_util::{Either, Full};
 use hyper::body::Incoming;
 use hyper::client::conn::http1::{self, SendRequest};
 use hyper_rustls::{HttpsConnector, HttpsConnectorBuilder, MaybeHttpsStream};
@@ -25,8 +26,15 @@ use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
 use tower_service::Service;
 
-use crate::RequestBody;
 pub use crate::http1::body::BoxError;
+
+/// Response bodies: the upstream's, streamed, or one restgate wrote itself.
+pub type Body = Either<UpstreamBody, Full<Bytes>>;
+
+/// Request bodies as forwarded: the client's, streamed, or a form body read
+/// to sign its parameters.
+pub type RequestBody = Either<hyper::body::Incoming, Full<Bytes>>;
+
 use crate::http1::{body::LeanBody, client};
 
 mod fast;

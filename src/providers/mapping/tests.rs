@@ -5,7 +5,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::*;
-use crate::config::{Mapping, Validation};
+use crate::config::{Mapping, Validation, parse_attr};
 
 fn provider(username: &[&str]) -> Provider {
     Provider {

@@ -295,13 +295,14 @@ mod tests {
         let t: std::time::SystemTime = humantime::parse_rfc3339(time).unwrap();
         assert!(t.elapsed().unwrap_or_default() < std::time::Duration::from_secs(60));
         assert!(
-            lines[1].ends_with(r#" WARN restgate::cli::logfmt::tests: Second reason=Some("x")"#),
+            lines[1]
+                .ends_with(r#" WARN restgate::telemetry::logfmt::tests: Second reason=Some("x")"#),
             "{}",
             lines[1]
         );
         // A message given after the fields still comes first.
         assert!(
-            lines[2].ends_with(r#" INFO restgate::cli::logfmt::tests: "Third" n=1"#),
+            lines[2].ends_with(r#" INFO restgate::telemetry::logfmt::tests: "Third" n=1"#),
             "{}",
             lines[2]
         );

@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 
 use arc_swap::ArcSwap;
 
-use crate::auth::credential::Token;
+use crate::core::token::Token;
 use crate::stack::Gateway;
 
 /// What the admin endpoints read.

@@ -13,26 +13,20 @@ use http::{HeaderMap, Method, Request, Uri};
 use tower_layer::Layer;
 use tower_service::Service;
 
-use super::api_key::{ApiKeys, KeyRefusal};
-use super::cache::{CacheLayer, CachedValidator, Source};
-use super::credential::{Classifier, Credential, Token, class_name};
-use super::directory::DirectoryClient;
-use super::error::GatewayError;
-use super::identity::{Principal, Verdict};
-use super::route::{RouteTable, canonicalize};
-use crate::access::{REQUEST_ID, RequestNote};
+use crate::auth::api_key::{ApiKeys, KeyRefusal};
+use crate::auth::cache::{CacheLayer, CachedValidator, Source};
+use crate::auth::credential::{Classifier, Credential, class_name};
+use crate::auth::directory::DirectoryClient;
+use crate::auth::route::RouteTable;
 use crate::config::{Config, PassOrReject, Route};
-use crate::metrics::Metrics;
-use crate::providers::{ProviderSet, unix_now};
-
-/// What the proxy does with a request's identity.
-#[derive(Debug, Clone)]
-pub enum Handoff {
-    /// Forward as is (after the strip layer): native, anonymous or pass-through.
-    Untouched,
-    /// restgate authenticated it: hand off as this principal.
-    Asserted(Arc<Principal>),
-}
+use crate::core::clock::unix_now;
+use crate::core::error::GatewayError;
+use crate::core::path::canonicalize;
+use crate::core::principal::{Handoff, Principal, Verdict};
+use crate::core::token::Token;
+use crate::providers::ProviderSet;
+use crate::telemetry::metrics::Metrics;
+use crate::telemetry::note::{REQUEST_ID, RequestNote};
 
 /// Everything the layer needs, built once per config.
 pub struct AuthState {
@@ -209,7 +203,7 @@ impl AuthState {
         let credential = self
             .classifier
             .classify(headers)
-            .map_err(GatewayError::MalformedCredential)?;
+            .map_err(|e| GatewayError::MalformedCredential(Box::new(e)))?;
         tracing::trace!(credential = %class_name(&credential), protected = route.protected, "Classified");
         Ok(match credential {
             Credential::None if route.protected => return Err(GatewayError::MissingCredential),
@@ -245,7 +239,7 @@ impl AuthState {
                     .validator
                     .lookup(token)
                     .await
-                    .map_err(GatewayError::ProviderUnavailable)?;
+                    .map_err(|e| GatewayError::ProviderUnavailable(e))?;
                 tracing::trace!(cache = lookup.source.as_str(), "Token looked up");
                 *cache = Some(lookup.source);
                 if lookup.source == Source::Stale {

@@ -7,95 +7,10 @@ use std::sync::Arc;
 use serde_json::Value;
 
 use crate::config::{Attr, CcRule, Mapping, Provider};
+use crate::core::principal::{Principal, Refusal, Verdict, is_valid_username};
 
 /// Clock skew tolerated on `nbf`.
 const NBF_SKEW_SECS: u64 = 60;
-
-/// Who a validated credential acts as, and the token facts route checks need.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct Principal {
-    /// The local username handed to the upstream.
-    pub user: String,
-    /// The email, if the provider gave a usable one.
-    pub email: Option<String>,
-    /// The provider (or `api_key`) that vouched for it.
-    pub provider: Arc<str>,
-    /// The OAuth client the token was issued to.
-    pub client_id: Option<String>,
-    /// A client-credentials token (no end user).
-    pub client_credentials: bool,
-    /// Granted scopes.
-    pub scopes: Vec<String>,
-    /// Audiences (`aud`).
-    pub audiences: Vec<String>,
-    /// Expiry (Unix seconds), if the provider said.
-    pub exp: Option<u64>,
-}
-
-/// A provider's decision about a token, after mapping; what the cache stores.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Verdict {
-    /// Accepted, acting as this principal.
-    Active(Arc<Principal>),
-    /// Refused, and why.
-    Refused(Refusal),
-}
-
-/// Why a token is refused (`401 invalid_token`); the reason code for logs.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Refusal {
-    /// The provider says the token is not active.
-    Inactive,
-    /// `exp` is past.
-    Expired,
-    /// `nbf` is in the future.
-    NotYetValid,
-    /// No usable username attribute.
-    NoUsername,
-    /// A client-credentials token with no account configured for its client.
-    NoServiceAccount,
-    /// `aud` is not one of `allowed_audiences`.
-    WrongAudience,
-    /// The client is not one of `allowed_clients`.
-    WrongClient,
-    /// A JWT whose `iss` is not the provider's.
-    WrongIssuer,
-    /// A JWT whose signature does not verify.
-    BadSignature,
-    /// A JWT signed with an algorithm not on the allow-list.
-    BadAlgorithm,
-    /// A JWT naming a key the provider does not publish.
-    UnknownKey,
-    /// Not a well-formed JWT.
-    Malformed,
-    /// A JWT of the wrong type (Cognito: an ID token used as an access token).
-    WrongTokenType,
-    /// No configured provider may have issued it (a JWT of an unknown
-    /// issuer, an opaque token with no provider to ask): refused unasked.
-    NoProvider,
-}
-
-impl Refusal {
-    /// The reason code.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Refusal::Inactive => "inactive",
-            Refusal::Expired => "expired",
-            Refusal::NotYetValid => "not_yet_valid",
-            Refusal::NoUsername => "no_username",
-            Refusal::NoServiceAccount => "no_service_account",
-            Refusal::WrongAudience => "wrong_audience",
-            Refusal::WrongClient => "wrong_client",
-            Refusal::WrongIssuer => "wrong_issuer",
-            Refusal::BadSignature => "bad_signature",
-            Refusal::BadAlgorithm => "bad_algorithm",
-            Refusal::UnknownKey => "unknown_key",
-            Refusal::Malformed => "malformed",
-            Refusal::NoProvider => "no_provider",
-            Refusal::WrongTokenType => "wrong_token_type",
-        }
-    }
-}
 
 /// Maps an active provider answer to a verdict. `now` is Unix seconds.
 pub fn map_claims(provider: &Provider, claims: &Value, now: u64) -> Verdict {
@@ -276,53 +191,6 @@ fn scopes(claims: &Value) -> Vec<String> {
             _ => None,
         })
         .unwrap_or_default()
-}
-
-/// A username restgate will put in a header: non-empty, at most 255 bytes, no
-/// control characters, no surrounding spaces.
-pub fn is_valid_username(u: &str) -> bool {
-    !u.is_empty() && u.len() <= 255 && u.trim() == u && !u.chars().any(char::is_control)
-}
-
-/// Parses `username_attribute` spellings: a JSON pointer (`/user/login`) or a
-/// dotted path with optional indexes (`user.login`, `emails[0]`).
-pub fn parse_attr(text: &str) -> Result<Attr, String> {
-    if text.starts_with('/') {
-        let bad_escape = text
-            .split('~')
-            .skip(1)
-            .any(|s| !(s.starts_with('0') || s.starts_with('1')));
-        if bad_escape {
-            return Err("`~` in a JSON pointer must be `~0` or `~1`".into());
-        }
-        return Ok(Attr {
-            written: text.to_owned(),
-            pointer: text.to_owned(),
-        });
-    }
-    let mut pointer = String::new();
-    for part in text.split('.') {
-        let (name, indexes) = part
-            .split_once('[')
-            .map_or((part, ""), |(n, rest)| (n, rest));
-        if name.is_empty() {
-            return Err("empty name in dotted path (use a JSON pointer for odd keys)".into());
-        }
-        pointer.push('/');
-        pointer.push_str(&name.replace('~', "~0").replace('/', "~1"));
-        if !indexes.is_empty() {
-            for idx in format!("[{indexes}").split('[').skip(1) {
-                let n = idx.strip_suffix(']').filter(|n| n.parse::<usize>().is_ok());
-                let n = n.ok_or_else(|| format!("bad index in {part:?}; write e.g. emails[0]"))?;
-                pointer.push('/');
-                pointer.push_str(n);
-            }
-        }
-    }
-    Ok(Attr {
-        written: text.to_owned(),
-        pointer,
-    })
 }
 
 #[cfg(test)]

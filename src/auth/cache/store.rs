@@ -1,0 +1,248 @@
+//! The cache's tables and how one lookup goes through them: a hit, or a miss
+//! that asks the provider once (coalesced) and fills, or a stale answer when
+//! the providers fail.
+
+use std::sync::Arc;
+
+use moka::ops::compute::Op;
+use tower_service::Service;
+
+use super::clock::Clock;
+use super::key::{BuildKeyHasher, Digester, Key};
+use super::life::{self, Entry, MokaTimer};
+use super::lookup::{Lookup, Source};
+use crate::config::Cache as CacheConfig;
+use crate::core::principal::{Principal, Verdict};
+use crate::core::token::Token;
+use crate::providers::{ProviderError, ProviderErrorKind};
+use crate::telemetry::metrics::Metrics;
+
+/// Most validations that run on after their client left.
+pub(super) const MAX_DETACHED: usize = 1024;
+
+/// What a [`CacheLayer`](super::CacheLayer) shares between its clones.
+pub(super) struct Store {
+    pub(super) metrics: Arc<Metrics>,
+    pub(super) digester: Digester,
+    pub(super) clock: Clock,
+    pub(super) entries: moka::future::Cache<Key, Entry, BuildKeyHasher>,
+    /// Positive entries kept for `stale_if_error`, when it is set.
+    pub(super) stale: Option<moka::sync::Cache<Key, Entry, BuildKeyHasher>>,
+    /// One shared principal per identity: the many tokens of one user or client
+    /// point to one copy, which keeps a cache entry small.
+    principals: moka::sync::Cache<Arc<Principal>, Arc<Principal>>,
+    /// Validations running as tasks of their own; bounded, so clients that
+    /// send new tokens and hang up at once cannot pile up tasks.
+    pub(super) detached: Arc<tokio::sync::Semaphore>,
+    config: CacheConfig,
+}
+
+/// Why a lookup found no live entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Missing {
+    /// None is stored.
+    Absent,
+    /// One is stored, but its life ended by the cache's clock.
+    Ended,
+}
+
+// === impl Store ===
+
+impl Store {
+    /// Empty tables for `config`, lives measured on `clock`.
+    pub(super) fn new(config: &CacheConfig, metrics: Arc<Metrics>, clock: Clock) -> Store {
+        let timer = || MokaTimer {
+            system_clock: clock.is_system(),
+        };
+        let entries = moka::future::Cache::builder()
+            .max_capacity(config.max_entries)
+            .expire_after(timer())
+            .support_invalidation_closures()
+            .build_with_hasher(BuildKeyHasher::default());
+        let stale = (!config.stale_if_error.is_zero()).then(|| {
+            moka::sync::Cache::builder()
+                .max_capacity(config.max_entries)
+                .expire_after(timer())
+                .build_with_hasher(BuildKeyHasher::default())
+        });
+        let principals = moka::sync::Cache::builder()
+            .max_capacity(config.max_entries)
+            .time_to_idle(config.ttl)
+            .build();
+        Store {
+            metrics,
+            digester: Digester::random(),
+            clock,
+            entries,
+            stale,
+            principals,
+            detached: Arc::new(tokio::sync::Semaphore::new(MAX_DETACHED)),
+            config: config.clone(),
+        }
+    }
+
+    /// A live entry's answer, counted as a hit: one table read and one read
+    /// of the clock.
+    pub(super) async fn hit(&self, key: &Key) -> Result<Lookup, Missing> {
+        let e = self.entries.get(key).await.ok_or(Missing::Absent)?;
+        if !life::answers(e.until, self.clock.instant()) {
+            return Err(Missing::Ended);
+        }
+        self.record(Source::Hit, &e.verdict);
+        Ok(Lookup {
+            verdict: e.verdict,
+            source: Source::Hit,
+        })
+    }
+
+    /// An uncached token: one provider call (coalesced with any in flight for
+    /// the same key), then the fill; a provider failure falls back to a stale
+    /// positive answer if `stale_if_error` kept one.
+    ///
+    /// The provider call and the fill run as a task of their own: a client
+    /// that leaves does not cancel them. The answer is cached for the next
+    /// request and reaches the requests coalesced on it, and no provider
+    /// stream is reset halfway. Past `MAX_DETACHED` such tasks, the fill runs
+    /// in the request and ends with it.
+    pub(super) async fn miss<S>(
+        self: Arc<Self>,
+        mut inner: S,
+        key: Key,
+        token: Token,
+        missing: Missing,
+    ) -> Result<Lookup, Arc<ProviderError>>
+    where
+        S: Service<Token, Response = Verdict, Error = ProviderError> + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let fill = {
+            let store = self.clone();
+            async move {
+                if missing == Missing::Ended {
+                    store.remove_if_ended(key).await;
+                }
+                let load = async {
+                    let verdict = inner.call(token).await?;
+                    Ok::<_, ProviderError>(store.entry_for(verdict))
+                };
+                let filled = store.entries.entry(key).or_try_insert_with(load).await;
+                // With the fill, not the request: it happens even when the
+                // client has left.
+                if let Some(entry) = filled.as_ref().ok().filter(|e| e.is_fresh()) {
+                    store.remember_for_errors(key, entry.value());
+                    store
+                        .metrics
+                        .cache_entries
+                        .set(store.entries.entry_count() as i64);
+                }
+                filled
+            }
+        };
+        let filled = match self.detached.clone().try_acquire_owned() {
+            Ok(permit) => tokio::spawn(async move {
+                let _permit = permit;
+                fill.await
+            })
+            .await
+            // A panic in a provider's code: a provider failure (503).
+            .unwrap_or_else(|_| {
+                Err(Arc::new(ProviderError::new(
+                    &Arc::from("-"),
+                    ProviderErrorKind::Garbage("the validation task failed"),
+                )))
+            }),
+            Err(_) => fill.await,
+        };
+        let (verdict, source) = match filled {
+            Ok(entry) => {
+                let source = if entry.is_fresh() {
+                    Source::Miss
+                } else {
+                    Source::Coalesced
+                };
+                (entry.into_value().verdict, source)
+            }
+            Err(err) => (self.stale_answer(&key).ok_or(err)?, Source::Stale),
+        };
+        self.record(source, &verdict);
+        Ok(Lookup { verdict, source })
+    }
+
+    /// Drops an entry whose life ended before moka's timer did (under a
+    /// manual clock, moka's never does), so that the fill does not find it;
+    /// an entry another request has just filled stays.
+    async fn remove_if_ended(&self, key: Key) {
+        let now = self.clock.instant();
+        let ended = move |e: Option<moka::Entry<Key, Entry>>| {
+            std::future::ready(match e {
+                Some(e) if !life::answers(e.value().until, now) => Op::Remove,
+                _ => Op::Nop,
+            })
+        };
+        self.entries.entry(key).and_compute_with(ended).await;
+    }
+
+    fn record(&self, source: Source, verdict: &Verdict) {
+        let verdict = match verdict {
+            Verdict::Active(_) => "positive",
+            Verdict::Refused(_) => "negative",
+        };
+        self.metrics.cache_lookup(source.as_str(), verdict);
+    }
+
+    fn entry_for(&self, verdict: Verdict) -> Entry {
+        let until = life::fresh_until(&self.config, &verdict, self.clock.now());
+        match verdict {
+            Verdict::Active(p) => {
+                let exp = p.exp;
+                Entry {
+                    verdict: Verdict::Active(self.intern(p)),
+                    until,
+                    exp,
+                }
+            }
+            refused @ Verdict::Refused(_) => Entry {
+                verdict: refused,
+                until,
+                exp: None,
+            },
+        }
+    }
+
+    /// The shared copy of `p` without its expiry.
+    fn intern(&self, p: Arc<Principal>) -> Arc<Principal> {
+        let p = match p.exp {
+            None => p,
+            Some(_) => Arc::new(Principal {
+                exp: None,
+                ..Principal::clone(&p)
+            }),
+        };
+        self.principals.get_with(p.clone(), || p)
+    }
+
+    /// Keeps a fresh positive for `stale_if_error`; a fresh refusal (say, a
+    /// revoked token) removes any older positive, so it can never come back.
+    fn remember_for_errors(&self, key: Key, entry: &Entry) {
+        let Some(stale) = &self.stale else { return };
+        if !matches!(entry.verdict, Verdict::Active(_)) {
+            stale.invalidate(&key);
+            return;
+        }
+        let until = life::stale_until(&self.config, entry, self.clock.now());
+        stale.insert(
+            key,
+            Entry {
+                verdict: entry.verdict.clone(),
+                until,
+                exp: entry.exp,
+            },
+        );
+    }
+
+    fn stale_answer(&self, key: &Key) -> Option<Verdict> {
+        let kept = self.stale.as_ref()?.get(key)?;
+        let positive = matches!(kept.verdict, Verdict::Active(_));
+        (positive && life::may_stand_in(&kept, self.clock.now())).then_some(kept.verdict)
+    }
+}

@@ -1,0 +1,84 @@
+//! `[server]`.
+
+use std::path::Path;
+
+use super::super::locate::KeyPath;
+use super::super::raw;
+use super::super::types::*;
+use super::cx::{Cx, resolve};
+
+impl Cx {
+    pub(super) fn server(&mut self, raw: &raw::RawServer, base: &Path) -> Server {
+        let p = KeyPath::root("server");
+        let addr = |cx: &mut Cx, key: &str, v: Option<&String>, default: &str| {
+            let text = v.map(String::as_str).unwrap_or(default);
+            text.parse().unwrap_or_else(|_| {
+                cx.err(
+                    &p.key(key),
+                    format!("{text:?} is not a socket address; write e.g. \"0.0.0.0:8080\""),
+                );
+                default.parse().expect("default address")
+            })
+        };
+        let listen = addr(self, "listen", raw.listen.as_ref(), "0.0.0.0:8080");
+        let admin_listen = addr(
+            self,
+            "admin_listen",
+            raw.admin_listen.as_ref(),
+            "127.0.0.1:9901",
+        );
+        let max_header_bytes = raw.max_header_bytes.unwrap_or(65536);
+        if !(8192..=1 << 20).contains(&max_header_bytes) {
+            self.err(
+                &p.key("max_header_bytes"),
+                "must be between 8192 and 1048576",
+            );
+        }
+        let tls = match (&raw.tls_cert_file, &raw.tls_key_file) {
+            (None, None) => None,
+            (Some(cert), Some(key)) => {
+                match super::super::tls::server_config(&resolve(base, cert), &resolve(base, key)) {
+                    Ok(c) => Some(c),
+                    Err(e) => {
+                        self.err(&p.key("tls_cert_file"), e);
+                        None
+                    }
+                }
+            }
+            (Some(_), None) => {
+                self.err(
+                    &p.key("tls_key_file"),
+                    "missing: the private key of tls_cert_file",
+                );
+                None
+            }
+            (None, Some(_)) => {
+                self.err(
+                    &p.key("tls_cert_file"),
+                    "missing: the certificate chain for tls_key_file",
+                );
+                None
+            }
+        };
+        Server {
+            listen,
+            admin_listen,
+            header_read_timeout: self.duration(
+                &p.key("header_read_timeout"),
+                raw.header_read_timeout.as_ref(),
+                "10s",
+            ),
+            idle_timeout: self.duration(&p.key("idle_timeout"), raw.idle_timeout.as_ref(), "60s"),
+            max_header_bytes: max_header_bytes.clamp(8192, 1 << 20) as usize,
+            tls,
+            max_connections: self.positive(&p.key("max_connections"), raw.max_connections, 10_000),
+            fast_http1: raw.fast_http1.unwrap_or(true)
+                && std::env::var_os("RESTGATE_FAST_HTTP1").is_none_or(|v| v != "0"),
+            shutdown_timeout: self.duration(
+                &p.key("shutdown_timeout"),
+                raw.shutdown_timeout.as_ref(),
+                "30s",
+            ),
+        }
+    }
+}
