@@ -225,6 +225,11 @@ impl Conn {
         let Some((headers, noted)) = head::header_map(&bytes, &self.spans, 1) else {
             return malformed("response header is not valid");
         };
+        // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message is faulty
+        // framing (an HTTP/1.0 sender cannot mean it); refused, as hyper does.
+        if version == 0 && noted.transfer_encoding {
+            return malformed("Transfer-Encoding in an HTTP/1.0 response");
+        }
         let head_request = *method == Method::HEAD;
         let state = match framing::response(head_request, status, &headers, noted) {
             Ok(Some(Framing::None)) => State::Length(0),

@@ -244,7 +244,8 @@ fn build(head: &Bytes, line: &Line, spans: &[Span]) -> Option<(Request<Full<Byte
     let method = Method::from_bytes(&head[line.method.0..line.method.1]).ok()?;
     let target = head.slice(line.target.0..line.target.1);
     // Origin form only: hyper handles absolute form, `*` and authority form.
-    if target.first() != Some(&b'/') {
+    // CONNECT is hyper's whatever its target: a 2xx to it opens a tunnel.
+    if target.first() != Some(&b'/') || method == Method::CONNECT {
         return None;
     }
     let uri = Uri::from_maybe_shared(target).ok()?;

@@ -50,11 +50,19 @@ where
     out.put_slice(status.canonical_reason().unwrap_or("").as_bytes());
     out.put_slice(b"\r\n");
     let mut dated = false;
+    let mut lengthed = false;
     for (name, value) in &parts.headers {
-        // Framing is this loop's to state.
-        if name == header::TRANSFER_ENCODING || name == header::CONNECTION {
+        // Framing is this loop's to state; a 1xx, 204 or 304 states no
+        // length (RFC 9110 §8.6, and as hyper's server drops it).
+        if name == header::TRANSFER_ENCODING
+            || name == header::CONNECTION
+            || (name == header::CONTENT_LENGTH && (bodiless_status(status) || lengthed))
+        {
             continue;
         }
+        // Several equal lengths go out as one, as hyper writes them (lengths
+        // that disagree made the framing `Close` above).
+        lengthed |= name == header::CONTENT_LENGTH;
         dated |= name == header::DATE;
         head::put_header(&mut out, name.as_str().as_bytes(), value.as_bytes());
     }
@@ -153,6 +161,13 @@ where
         return Ok(false);
     }
     Ok(keep_alive)
+}
+
+/// A status whose response never has a body, whatever the request.
+fn bodiless_status(status: StatusCode) -> bool {
+    status.is_informational()
+        || status == StatusCode::NO_CONTENT
+        || status == StatusCode::NOT_MODIFIED
 }
 
 /// How a response body goes on the wire, and a `Content-Length` to add:
