@@ -317,3 +317,15 @@ async fn azure_b2c_with_explicit_issuer_and_jwks_uri_never_fetches_discovery() {
         "issuer and jwks_uri are given: nothing is left to discover"
     );
 }
+
+#[test]
+fn the_world_configures_every_kind_of_the_kind_table() {
+    let mut table: Vec<&str> = restgate::config::Config::provider_kinds()
+        .iter()
+        .map(|k| k.name)
+        .collect();
+    let mut world = ORDER.to_vec();
+    table.sort_unstable();
+    world.sort_unstable();
+    assert_eq!(world, table);
+}

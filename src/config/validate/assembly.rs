@@ -1,6 +1,7 @@
 //! What a provider is assembled from, apart from the validation context.
 
 use super::super::provider::*;
+use super::super::raw::{OneOrMany, RawProvider};
 use super::super::secret::Secret;
 
 /// What differs between kinds when a provider is assembled.
@@ -18,3 +19,11 @@ pub(super) struct Parts {
 pub(super) const DEFAULT_ALGORITHMS: &[&str] = &[
     "RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "EdDSA",
 ];
+
+/// The `aud` values a table names (`audience`, one or a list).
+pub(super) fn audiences(raw: &RawProvider) -> Vec<String> {
+    raw.audience
+        .as_ref()
+        .map(OneOrMany::to_vec)
+        .unwrap_or_default()
+}

@@ -6,8 +6,9 @@ use std::path::Path;
 
 use super::super::locate::KeyPath;
 use super::super::provider::*;
-use super::super::raw::{self, OneOrMany};
+use super::super::raw;
 use super::assembly::Parts;
+use super::assembly::audiences;
 use super::cx::Cx;
 
 impl Cx {
@@ -51,25 +52,14 @@ impl Cx {
                 None
             }
         };
-        let audiences = raw
-            .audience
-            .as_ref()
-            .map(OneOrMany::to_vec)
-            .unwrap_or_default();
+        let audiences = audiences(raw);
         if audiences.is_empty() && matches!(mode, None | Some(OidcMode::Jwt)) {
             self.err(
                 &p.key("audience"),
                 "missing: the `aud` JWT access tokens must carry for this API (or force validation = \"introspection\")",
             );
         }
-        let client_id = self.single_client_id(p, raw);
-        let client_secret = self.secret(
-            &p.key("client_secret_env"),
-            raw.client_secret_env.as_ref(),
-            raw.client_secret_file.as_ref(),
-            base,
-        );
-        let secret_given = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
+        let (client_id, client_secret, secret_given) = self.own_client(p, raw, base);
         if mode == Some(OidcMode::Introspection) && (client_id.is_none() || !secret_given) {
             self.err(
                 &p.key("client_id"),

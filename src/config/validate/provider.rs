@@ -8,7 +8,8 @@ use std::sync::Arc;
 use super::super::locate::KeyPath;
 use super::super::provider::*;
 use super::super::raw::{self, OneOrMany};
-use super::assembly::{DEFAULT_ALGORITHMS, Parts};
+use super::super::secret::Secret;
+use super::assembly::{DEFAULT_ALGORITHMS, Parts, audiences};
 use super::cx::{Cx, resolve};
 use super::kinds::GENERIC_CLIENT_CLAIMS;
 
@@ -78,14 +79,7 @@ impl Cx {
         require_audience: bool,
     ) -> Option<Provider> {
         let errors_before = self.errors.len();
-        let client_id = self.single_client_id(p, raw);
-        let client_secret = self.secret(
-            &p.key("client_secret_env"),
-            raw.client_secret_env.as_ref(),
-            raw.client_secret_file.as_ref(),
-            base,
-        );
-        let secret_given = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
+        let (client_id, client_secret, secret_given) = self.own_client(p, raw, base);
         let validation = self.validation(
             p,
             kind,
@@ -211,6 +205,26 @@ impl Cx {
         })
     }
 
+    /// restgate's own client at the provider: its id, its secret (read
+    /// now), and whether a secret was named at all (one that cannot be read
+    /// is already reported).
+    pub(super) fn own_client(
+        &mut self,
+        p: &KeyPath,
+        raw: &raw::RawProvider,
+        base: &Path,
+    ) -> (Option<String>, Option<Secret>, bool) {
+        let id = self.single_client_id(p, raw);
+        let secret = self.secret(
+            &p.key("client_secret_env"),
+            raw.client_secret_env.as_ref(),
+            raw.client_secret_file.as_ref(),
+            base,
+        );
+        let named = raw.client_secret_env.is_some() || raw.client_secret_file.is_some();
+        (id, secret, named)
+    }
+
     pub(super) fn single_client_id(
         &mut self,
         p: &KeyPath,
@@ -263,11 +277,7 @@ impl Cx {
                 None
             }
         };
-        let audiences = raw
-            .audience
-            .as_ref()
-            .map(OneOrMany::to_vec)
-            .unwrap_or_default();
+        let audiences = audiences(raw);
         if audiences.is_empty() && require_audience {
             self.err(
                 &p.key("audience"),
