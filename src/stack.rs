@@ -5,6 +5,7 @@ use std::sync::Arc;
 use tower::ServiceBuilder;
 
 use crate::auth::cache::CacheLayer;
+use crate::cluster::Tier;
 use crate::config::Config;
 use crate::core::headers::Spoofable;
 use crate::layers::access::{AccessLayer, AccessLog};
@@ -31,6 +32,34 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The config it was built from.
     pub config: Arc<Config>,
+}
+
+/// The shared tier for `[cluster]`: the running one when its settings did
+/// not change (its connections and state survive a reload), else a new one.
+/// A replica waits for another's provider call as long as the slowest
+/// provider may take.
+fn shared_tier(
+    config: &Config,
+    previous: Option<&Gateway>,
+    metrics: &Metrics,
+) -> Option<Arc<Tier>> {
+    let wanted = config.cluster.as_ref()?;
+    let running = previous
+        .and_then(|g| g.cache.tier())
+        .filter(|t| t.config() == &**wanted);
+    let tier = match running {
+        Some(t) => t.clone(),
+        None => match Tier::start(wanted.clone(), metrics.cluster.clone()) {
+            Ok(t) => t,
+            Err(e) => {
+                tracing::error!(error = %e, "Cannot use [cluster]; this replica serves alone");
+                return None;
+            }
+        },
+    };
+    let slowest = config.providers.values().map(|p| p.timeout).max();
+    tier.set_wait_bound(slowest.unwrap_or(std::time::Duration::from_secs(5)));
+    Some(tier)
 }
 
 /// Builds the gateway for a config.
@@ -63,13 +92,21 @@ pub fn rebuild(config: Arc<Config>, previous: Option<&Gateway>) -> Gateway {
         Some(g) if changed.is_empty() && same_order => g.providers.clone(),
         _ => ProviderSet::with_metrics(&config, metrics.clone()),
     };
+    let tier = shared_tier(&config, previous, &metrics);
+    let same_tier = |g: &Gateway| match (g.cache.tier(), &tier) {
+        (Some(a), Some(b)) => Arc::ptr_eq(a, b),
+        (a, b) => a.is_none() && b.is_none(),
+    };
     let cache = match (previous, old) {
-        (Some(g), Some(o)) if o.cache == config.cache => {
+        (Some(g), Some(o)) if o.cache == config.cache && same_tier(g) => {
             g.cache
                 .evict_for_reload(&changed, !(changed.is_empty() && same_order));
             g.cache.clone()
         }
-        _ => CacheLayer::with_metrics(&config.cache, metrics.clone()),
+        _ => match &tier {
+            Some(t) => CacheLayer::with_tier(&config.cache, metrics.clone(), t.clone()),
+            None => CacheLayer::with_metrics(&config.cache, metrics.clone()),
+        },
     };
     let mut spoofable = vec![&config.upstream.identity_header];
     spoofable.extend(config.upstream.email_header.as_ref());

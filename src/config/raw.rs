@@ -99,6 +99,19 @@ pub struct RawCache {
     pub stale_if_error: Option<String>,
 }
 
+/// `[cluster]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawCluster {
+    pub redis_url: Option<OneOrMany>,
+    pub redis_username: Option<String>,
+    pub redis_password_env: Option<String>,
+    pub redis_password_file: Option<String>,
+    pub key_file: Option<String>,
+    pub timeout: Option<String>,
+    pub prefix: Option<String>,
+}
+
 /// `[providers.NAME]`: the keys of every kind. Which kind takes which key is
 /// the kind table's business (`validate/kinds.rs`), checked before this is
 /// deserialized; `deny_unknown_fields` stays as the backstop.
@@ -188,6 +201,7 @@ pub const SECTIONS: &[&str] = &[
     "upstream",
     "auth",
     "cache",
+    "cluster",
     "providers",
     "directory",
     "api_keys",

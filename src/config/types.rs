@@ -26,6 +26,8 @@ pub struct Config {
     pub auth: Auth,
     /// `[cache]`
     pub cache: Cache,
+    /// `[cluster]`, when replicas share through Redis.
+    pub cluster: Option<Arc<Cluster>>,
     /// `[providers.*]`, by name.
     pub providers: BTreeMap<String, Arc<Provider>>,
     /// `[directory]`
@@ -161,6 +163,36 @@ pub struct Cache {
     pub negative_ttl: Duration,
     /// How long after its life a positive entry may still serve while providers fail.
     pub stale_if_error: Duration,
+}
+
+/// `[cluster]`: the Redis the replicas share, and the key that seals it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Cluster {
+    /// One URL (standalone, or `redis-sentinel://`), or several: Redis
+    /// Cluster seeds. Never holds a password (that is `password`).
+    pub redis_urls: Vec<String>,
+    /// ACL user name.
+    pub username: Option<String>,
+    /// Password, from the environment or a file.
+    pub password: Option<Secret>,
+    /// The file the cluster key came from (for messages).
+    pub key_file: PathBuf,
+    /// The shared secret every replica holds.
+    pub key: ClusterKey,
+    /// Bound on one Redis call.
+    pub timeout: Duration,
+    /// Namespace of every key restgate writes.
+    pub prefix: String,
+}
+
+/// The cluster key's bytes; never printed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ClusterKey(pub Arc<[u8]>);
+
+impl std::fmt::Debug for ClusterKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("<redacted>")
+    }
 }
 
 /// `[directory]`

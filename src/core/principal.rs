@@ -90,6 +90,29 @@ impl Refusal {
             Refusal::WrongTokenType => "wrong_token_type",
         }
     }
+
+    /// The refusal a reason code names (what [`Refusal::as_str`] wrote).
+    pub fn parse(code: &str) -> Option<Refusal> {
+        Refusal::ALL.into_iter().find(|r| r.as_str() == code)
+    }
+
+    /// Every refusal.
+    pub const ALL: [Refusal; 14] = [
+        Refusal::Inactive,
+        Refusal::Expired,
+        Refusal::NotYetValid,
+        Refusal::NoUsername,
+        Refusal::NoServiceAccount,
+        Refusal::WrongAudience,
+        Refusal::WrongClient,
+        Refusal::WrongIssuer,
+        Refusal::BadSignature,
+        Refusal::BadAlgorithm,
+        Refusal::UnknownKey,
+        Refusal::Malformed,
+        Refusal::WrongTokenType,
+        Refusal::NoProvider,
+    ];
 }
 
 /// A username restgate will put in a header: non-empty, at most 255 bytes, no

@@ -120,9 +120,34 @@ fn status(state: &AdminState) -> Response<Full<Bytes>> {
                 "entries": gw.cache.len(),
                 "hit_ratio": gw.metrics.cache_hit_ratio(),
             },
-            "cluster": {"configured": false},
+            "cluster": match gw.cache.tier() {
+                Some(tier) => tier.status(),
+                None => json!({"configured": false}),
+            },
         }),
     )
+}
+
+/// The answer to an eviction: with a cluster, `200` once every replica was
+/// told through Redis; `503` when Redis could not be reached (this replica
+/// evicted, the others were not told).
+fn evicted(what: &str, cluster: bool, done: Result<(), String>) -> Response<Full<Bytes>> {
+    match (cluster, done) {
+        (false, _) => json_reply(StatusCode::OK, json!({"evicted": what})),
+        (true, Ok(())) => json_reply(StatusCode::OK, json!({"evicted": what, "replicas": "all"})),
+        (true, Err(why)) => {
+            tracing::warn!(error = %why, "An eviction reached this replica only");
+            json_reply(
+                StatusCode::SERVICE_UNAVAILABLE,
+                json!({
+                    "error": "cluster_unreachable",
+                    "error_description": format!("evicted on this replica only: {why}; retry when Redis is back"),
+                    "evicted": what,
+                    "replicas": "this",
+                }),
+            )
+        }
+    }
 }
 
 /// `{"user": "…"}` drops every entry acting as that user; `{"token": "…"}`
@@ -145,15 +170,16 @@ async fn evict(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
         v.get("token").and_then(Value::as_str).and_then(Token::new),
     ) {
         (Some(user), None) => {
-            state.current.load().cache.evict_user(user);
+            let gw = state.current.load_full();
+            let done = gw.cache.evict_user(user).await;
             tracing::info!(user, "Evicted a user's cache entries");
-            json_reply(StatusCode::OK, json!({"evicted": "user"}))
+            evicted("user", gw.cache.tier().is_some(), done)
         }
         (None, Some(token)) => {
             let gw = state.current.load_full();
-            gw.cache.evict_token(&token).await;
+            let done = gw.cache.evict_token(&token).await;
             tracing::info!("Evicted a token's cache entry");
-            json_reply(StatusCode::OK, json!({"evicted": "token"}))
+            evicted("token", gw.cache.tier().is_some(), done)
         }
         _ => json_reply(
             StatusCode::BAD_REQUEST,

@@ -46,7 +46,7 @@ pub struct DecisionLabels {
 /// `restgate_cache_lookups_total`
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct CacheLabels {
-    /// `hit`, `miss`, `coalesced`, `stale`.
+    /// `hit`, `shared`, `miss`, `coalesced`, `stale`.
     pub result: &'static str,
     /// `positive` or `negative`.
     pub verdict: &'static str,
@@ -116,6 +116,8 @@ pub struct Metrics {
     pub provider_errors: Family<ProviderErrorLabels, Counter>,
     /// Upstream latency to the response head.
     pub upstream_latency: Histogram,
+    /// The shared tier's series (`restgate_cluster_*`).
+    pub cluster: super::cluster::ClusterSeries,
     hot_requests: Handles<RequestLabels>,
     hot_decisions: Handles<DecisionLabels>,
     hot_lookups: Handles<CacheLabels>,
@@ -169,7 +171,9 @@ impl Metrics {
             "Upstream latency to the response head",
             upstream_latency.clone(),
         );
+        let cluster = super::cluster::ClusterSeries::register(&mut registry);
         Arc::new(Metrics {
+            cluster,
             registry,
             requests,
             decisions,
@@ -243,7 +247,7 @@ impl Metrics {
                 })
                 .sum::<u64>()
         };
-        let served = count("hit") + count("coalesced") + count("stale");
+        let served = count("hit") + count("shared") + count("coalesced") + count("stale");
         let total = served + count("miss");
         (total > 0).then(|| served as f64 / total as f64)
     }

@@ -1,6 +1,7 @@
 //! What restgate tells its operators: the log line format and the log
 //! writer, and the metrics. Nothing here decides anything about a request.
 
+pub mod cluster;
 pub mod logfmt;
 pub mod logwrite;
 pub mod metrics;

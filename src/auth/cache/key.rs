@@ -20,6 +20,12 @@ impl Digester {
         Digester(Hmac::new_from_slice(&key).expect("HMAC takes any key length"))
     }
 
+    /// A digester under the cluster's token key: every replica then names
+    /// a token alike, and an eviction message can name it.
+    pub(super) fn keyed(key: &[u8; 32]) -> Digester {
+        Digester(Hmac::new_from_slice(key).expect("HMAC takes any key length"))
+    }
+
     /// The cache key of a token.
     pub(super) fn key(&self, token: &Token) -> Key {
         let mut mac = self.0.clone();

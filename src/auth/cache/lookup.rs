@@ -9,6 +9,8 @@ pub enum Source {
     Hit,
     /// This request asked the provider.
     Miss,
+    /// Another replica's answer, from the shared tier.
+    Shared,
     /// Another request was asking the provider; this one waited for it.
     Coalesced,
     /// The providers failed; a recently expired positive entry answered.
@@ -21,6 +23,7 @@ impl Source {
         match self {
             Source::Hit => "hit",
             Source::Miss => "miss",
+            Source::Shared => "shared",
             Source::Coalesced => "coalesced",
             Source::Stale => "stale",
         }

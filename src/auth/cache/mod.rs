@@ -33,6 +33,7 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use self::store::Store;
+use crate::cluster::{Eviction, Sink, Tier};
 use crate::config::Cache as CacheConfig;
 use crate::core::principal::Verdict;
 use crate::core::token::Token;
@@ -64,9 +65,33 @@ impl CacheLayer {
 
     /// A new cache measuring lives on `clock` (tests give a [`ManualClock`]'s).
     pub fn with_clock(config: &CacheConfig, metrics: Arc<Metrics>, clock: Clock) -> Self {
-        CacheLayer {
-            store: Arc::new(Store::new(config, metrics, clock)),
+        Self::build(config, metrics, clock, None)
+    }
+
+    /// A new cache with the cluster's shared tier behind it: an in-process
+    /// miss reads the shared entry before a provider is asked, and
+    /// evictions from other replicas reach this cache.
+    pub fn with_tier(config: &CacheConfig, metrics: Arc<Metrics>, tier: Arc<Tier>) -> Self {
+        Self::build(config, metrics, Clock::system(), Some(tier))
+    }
+
+    fn build(
+        config: &CacheConfig,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+        tier: Option<Arc<Tier>>,
+    ) -> Self {
+        let store = Arc::new(Store::new(config, metrics, clock, tier));
+        if let Some(tier) = &store.tier {
+            let weak = Arc::downgrade(&store);
+            tier.set_sink(weak);
         }
+        CacheLayer { store }
+    }
+
+    /// The shared tier, with `[cluster]`.
+    pub fn tier(&self) -> Option<&Arc<Tier>> {
+        self.store.tier.as_ref()
     }
 
     /// The cache key of a token.
@@ -74,17 +99,29 @@ impl CacheLayer {
         self.store.digester.key(token)
     }
 
-    /// Drops the entry of one token (it is asked about again).
-    pub async fn evict_token(&self, token: &Token) {
+    /// Drops the entry of one token (it is asked about again), on every
+    /// replica with `[cluster]`: `Err` says why the other replicas were
+    /// not told (this one's entry is gone all the same).
+    pub async fn evict_token(&self, token: &Token) -> Result<(), String> {
         let key = self.key(token);
-        if let Some(s) = &self.store.stale {
-            s.invalidate(&key);
+        self.store.apply(Eviction::Token(key)).await;
+        match &self.store.tier {
+            Some(tier) => tier.evict_token(&key).await,
+            None => Ok(()),
         }
-        self.store.entries.invalidate(&key).await;
     }
 
-    /// Drops every entry that acts as `user`.
-    pub fn evict_user(&self, user: &str) {
+    /// Drops every entry that acts as `user`, on every replica with
+    /// `[cluster]` (`Err` as for [`CacheLayer::evict_token`]).
+    pub async fn evict_user(&self, user: &str) -> Result<(), String> {
+        self.evict_user_here(user);
+        match &self.store.tier {
+            Some(tier) => tier.evict_user(user).await,
+            None => Ok(()),
+        }
+    }
+
+    fn evict_user_here(&self, user: &str) {
         let user = user.to_owned();
         let matches = move |_: &Key, e: &life::Entry| matches!(&e.verdict, Verdict::Active(p) if p.user == user);
         // Registered closures run lazily inside moka; the entries stop serving now.
@@ -119,6 +156,12 @@ impl CacheLayer {
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+}
+
+impl Sink for Store {
+    fn evict(&self, eviction: Eviction) -> Pin<Box<dyn Future<Output = ()> + Send + '_>> {
+        Box::pin(self.apply(eviction))
     }
 }
 

@@ -11,6 +11,7 @@ use super::clock::Clock;
 use super::key::{BuildKeyHasher, Digester, Key};
 use super::life::{self, Entry, MokaTimer};
 use super::lookup::{Lookup, Source};
+use crate::cluster::{Claim, Eviction, Shared, Tier};
 use crate::config::Cache as CacheConfig;
 use crate::core::principal::{Principal, Verdict};
 use crate::core::token::Token;
@@ -34,6 +35,8 @@ pub(super) struct Store {
     /// Validations running as tasks of their own; bounded, so clients that
     /// send new tokens and hang up at once cannot pile up tasks.
     pub(super) detached: Arc<tokio::sync::Semaphore>,
+    /// The shared tier behind this cache, with `[cluster]`.
+    pub(super) tier: Option<Arc<Tier>>,
     config: CacheConfig,
 }
 
@@ -50,7 +53,12 @@ pub(super) enum Missing {
 
 impl Store {
     /// Empty tables for `config`, lives measured on `clock`.
-    pub(super) fn new(config: &CacheConfig, metrics: Arc<Metrics>, clock: Clock) -> Store {
+    pub(super) fn new(
+        config: &CacheConfig,
+        metrics: Arc<Metrics>,
+        clock: Clock,
+        tier: Option<Arc<Tier>>,
+    ) -> Store {
         let timer = || MokaTimer {
             system_clock: clock.is_system(),
         };
@@ -71,7 +79,11 @@ impl Store {
             .build();
         Store {
             metrics,
-            digester: Digester::random(),
+            digester: match &tier {
+                Some(t) => Digester::keyed(t.token_key()),
+                None => Digester::random(),
+            },
+            tier,
             clock,
             entries,
             stale,
@@ -118,12 +130,17 @@ impl Store {
         let fill = {
             let store = self.clone();
             async move {
+                let mut origin = Source::Miss;
                 if missing == Missing::Ended {
                     store.remove_if_ended(key).await;
                 }
                 let load = async {
-                    let verdict = inner.call(token).await?;
-                    Ok::<_, ProviderError>(store.entry_for(verdict))
+                    let (entry, from) = match &store.tier {
+                        Some(tier) => store.load_shared(tier, key, token, inner).await?,
+                        None => (store.entry_for(inner.call(token).await?), Source::Miss),
+                    };
+                    origin = from;
+                    Ok::<_, ProviderError>(entry)
                 };
                 let filled = store.entries.entry(key).or_try_insert_with(load).await;
                 // With the fill, not the request: it happens even when the
@@ -135,7 +152,7 @@ impl Store {
                         .cache_entries
                         .set(store.entries.entry_count() as i64);
                 }
-                filled
+                filled.map(|e| (e, origin))
             }
         };
         let filled = match self.detached.clone().try_acquire_owned() {
@@ -154,9 +171,9 @@ impl Store {
             Err(_) => fill.await,
         };
         let (verdict, source) = match filled {
-            Ok(entry) => {
+            Ok((entry, origin)) => {
                 let source = if entry.is_fresh() {
-                    Source::Miss
+                    origin
                 } else {
                     Source::Coalesced
                 };
@@ -166,6 +183,82 @@ impl Store {
         };
         self.record(source, &verdict);
         Ok(Lookup { verdict, source })
+    }
+
+    /// An in-process miss with a shared tier: the shared answer, or another
+    /// replica's answer waited for, or this replica's own provider call,
+    /// shared once made. Redis failing at any step makes it the plain
+    /// provider call.
+    async fn load_shared<S>(
+        &self,
+        tier: &Tier,
+        key: Key,
+        token: Token,
+        mut inner: S,
+    ) -> Result<(Entry, Source), ProviderError>
+    where
+        S: Service<Token, Response = Verdict, Error = ProviderError>,
+    {
+        let lock = match tier.claim(&key).await {
+            Claim::Found(shared) => return Ok((self.entry_shared(shared), Source::Shared)),
+            Claim::Theirs(waiter) => match tier.wait(waiter).await {
+                Some(shared) => return Ok((self.entry_shared(shared), Source::Shared)),
+                None => crate::cluster::Lock::none(),
+            },
+            Claim::Ours(lock) => lock,
+            Claim::Skip => return Ok((self.entry_for(inner.call(token).await?), Source::Miss)),
+        };
+        match inner.call(token).await {
+            Ok(verdict) => {
+                let entry = self.entry_for(verdict);
+                let life = entry.until.saturating_duration_since(self.clock.instant());
+                tier.fill(&key, lock, Some((&entry.verdict, life))).await;
+                Ok((entry, Source::Miss))
+            }
+            Err(e) => {
+                tier.fill(&key, lock, None).await;
+                Err(e)
+            }
+        }
+    }
+
+    /// An in-process entry for another replica's answer: it answers until
+    /// the shared one does, and never longer than this replica would keep
+    /// an answer of its own.
+    fn entry_shared(&self, shared: Shared) -> Entry {
+        let cap = self.config.ttl.max(self.config.negative_ttl);
+        let life = crate::cluster::remaining(&shared, cap);
+        let mut entry = self.entry_for(shared.verdict);
+        entry.until = self.clock.instant() + life;
+        entry
+    }
+
+    /// Applies an eviction from the cluster: the entries stop answering now.
+    pub(super) async fn apply(&self, eviction: Eviction) {
+        match eviction {
+            Eviction::Token(key) => {
+                if let Some(s) = &self.stale {
+                    s.invalidate(&key);
+                }
+                self.entries.invalidate(&key).await;
+            }
+            Eviction::User(digest) => {
+                let Some(tier) = self.tier.clone() else {
+                    return;
+                };
+                let matches = move |_: &Key, e: &Entry| matches!(&e.verdict, Verdict::Active(p) if tier.user_digest(&p.user) == digest);
+                let _ = self.entries.invalidate_entries_if(matches);
+                if let Some(s) = &self.stale {
+                    s.invalidate_all();
+                }
+            }
+            Eviction::All => {
+                self.entries.invalidate_all();
+                if let Some(s) = &self.stale {
+                    s.invalidate_all();
+                }
+            }
+        }
     }
 
     /// Drops an entry whose life ended before moka's timer did (under a

@@ -1,6 +1,7 @@
 //! Raw config → typed [`Config`], collecting every problem with file, line and key.
 
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::de::DeserializeOwned;
 use toml_edit::Document;
@@ -73,6 +74,8 @@ impl Cx {
         let upstream: raw::RawUpstream = self.opt_section("upstream", get("upstream"));
         let auth: raw::RawAuth = self.opt_section("auth", get("auth"));
         let cache: raw::RawCache = self.opt_section("cache", get("cache"));
+        let cluster: Option<raw::RawCluster> =
+            get("cluster").and_then(|v| self.section(&KeyPath::root("cluster"), v));
         let directory: raw::RawDirectory = self.opt_section("directory", get("directory"));
 
         let providers = self.providers(get("providers"), base);
@@ -90,6 +93,7 @@ impl Cx {
             server: self.server(&server, base),
             upstream,
             cache: self.cache(&cache),
+            cluster: cluster.and_then(|c| self.cluster(&c, base)).map(Arc::new),
             directory,
             api_keys: self.api_keys(get("api_keys")),
             routes: self.routes(get("route")),
@@ -111,6 +115,7 @@ impl Cx {
 
 mod assembly;
 mod auth;
+mod cluster;
 mod cx;
 mod errors;
 mod fill;

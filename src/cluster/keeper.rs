@@ -1,0 +1,165 @@
+//! The background tasks of a tier: connect, keep the state (heartbeat,
+//! outage, recovery with its catch-up), and apply what arrives on the
+//! channel. Each holds the tier weakly and ends when it is dropped.
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use fred::prelude::*;
+
+use super::tier::{Eviction, Tier};
+
+/// How often an up replica checks Redis (and marks itself seen).
+const UP_EVERY: Duration = Duration::from_secs(2);
+/// How often a down replica tries to come back.
+const DOWN_EVERY: Duration = Duration::from_millis(250);
+
+pub(super) fn spawn(tier: &Arc<Tier>) {
+    drop(tier.link.commands.connect());
+    drop(tier.link.subscriber.connect());
+    tokio::spawn(keep(Arc::downgrade(tier)));
+    tokio::spawn(listen(
+        Arc::downgrade(tier),
+        tier.link.subscriber.message_rx(),
+    ));
+    tokio::spawn(watch(
+        Arc::downgrade(tier),
+        tier.link.subscriber.reconnect_rx(),
+        tier.link.subscriber.error_rx(),
+        tier.link.subscriber.unresponsive_rx(),
+    ));
+}
+
+/// Heartbeats while up; while down, tries to come back every 250 ms.
+async fn keep(weak: Weak<Tier>) {
+    loop {
+        let Some(tier) = weak.upgrade() else { return };
+        tier.tick().await;
+        let every = if tier.is_up() { UP_EVERY } else { DOWN_EVERY };
+        let kicked = tier_kick(&tier);
+        drop(tier);
+        tokio::select! {
+            () = tokio::time::sleep(every) => {}
+            () = kicked => {
+                // A failure just marked Redis down: give it a moment
+                // before trying again, so a flapping Redis is not hammered.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+}
+
+fn tier_kick(tier: &Arc<Tier>) -> impl std::future::Future<Output = ()> + use<> {
+    let tier = tier.clone();
+    async move { tier.kick.notified().await }
+}
+
+impl Tier {
+    async fn tick(&self) {
+        if self.is_up() {
+            self.heartbeat().await;
+            return;
+        }
+        if self.link.missed.load(Ordering::Acquire) {
+            let subscribed = self
+                .call(self.link.subscriber.subscribe(self.channel().to_owned()))
+                .await;
+            if subscribed.is_none() {
+                return;
+            }
+        }
+        if !self.heartbeat().await {
+            return;
+        }
+        if self.link.missed.swap(false, Ordering::AcqRel) {
+            // Evictions published while the subscription was down never
+            // arrived: drop what this replica holds before it shares again.
+            if let Some(sink) = self.sink() {
+                sink.evict(Eviction::All).await;
+            }
+            self.series.eviction("received", "all");
+        }
+        if self.link.mark_up() {
+            self.series.up.set(1);
+            tracing::info!(redis = %self.link.shown, "Sharing through Redis");
+        }
+    }
+
+    fn receive(&self, message: &[u8]) {
+        let Some((&kind, rest)) = message.split_first() else {
+            return;
+        };
+        let Some(digest) = rest.first_chunk::<32>() else {
+            return;
+        };
+        match kind {
+            b'F' => {
+                let sealed = &rest[32..];
+                self.waiters
+                    .wake(digest, &(!sealed.is_empty()).then(|| sealed.to_vec()));
+            }
+            b'T' | b'U' => {
+                let (eviction, label) = if kind == b'T' {
+                    (Eviction::Token(*digest), "token")
+                } else {
+                    (Eviction::User(*digest), "user")
+                };
+                self.series.eviction("received", label);
+                if let Some(sink) = self.sink() {
+                    tokio::spawn(async move { sink.evict(eviction).await });
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn lost_subscription(&self, why: &str) {
+        self.link.missed.store(true, Ordering::Release);
+        self.down(why);
+    }
+}
+
+/// Applies what arrives on the channel.
+async fn listen(weak: Weak<Tier>, mut rx: tokio::sync::broadcast::Receiver<fred::types::Message>) {
+    loop {
+        let received = rx.recv().await;
+        let Some(tier) = weak.upgrade() else { return };
+        match received {
+            Ok(m) => {
+                if let Some(bytes) = m.value.as_bytes() {
+                    tier.receive(bytes);
+                }
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                tier.lost_subscription("messages were dropped");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}
+
+/// A subscriber that reconnected, failed or stopped answering may have
+/// missed evictions.
+async fn watch(
+    weak: Weak<Tier>,
+    mut reconnects: tokio::sync::broadcast::Receiver<Server>,
+    mut errors: tokio::sync::broadcast::Receiver<(Error, Option<Server>)>,
+    mut unresponsive: tokio::sync::broadcast::Receiver<Server>,
+) {
+    loop {
+        let why = tokio::select! {
+            r = reconnects.recv() => r.map(|_| "the subscription reconnected".to_owned()),
+            e = errors.recv() => e.map(|(e, _)| e.to_string()),
+            u = unresponsive.recv() => u.map(|_| "the subscription stopped answering".to_owned()),
+        };
+        let Some(tier) = weak.upgrade() else { return };
+        match why {
+            Ok(why) => tier.lost_subscription(&why),
+            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                tier.lost_subscription("connection events were dropped");
+            }
+            Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+        }
+    }
+}

@@ -1,0 +1,319 @@
+//! Replicas act as one through a real Redis: one provider call per token
+//! cluster-wide, shared positive and negative answers, evictions that reach
+//! every replica (one cut off included), nothing readable or forgeable in
+//! Redis, and Redis never a point of failure.
+
+mod common {
+    pub mod client;
+    pub mod gateway;
+    pub mod idp;
+    pub mod redis;
+    pub mod replicas;
+    pub mod setup;
+    pub mod spawned;
+    pub mod upstream;
+}
+
+use std::time::Duration;
+
+use common::gateway::bearer_to;
+use common::idp::{FakeIdp, Mode};
+use common::redis::RedisServer;
+use common::replicas::*;
+use common::upstream::RecordingUpstream;
+use serde_json::json;
+
+const PATH: &str = "/rest/api/2/myself";
+
+/// Sends `token` to a replica and returns (status, user the upstream saw).
+async fn ask(r: &common::spawned::Spawned, token: &str) -> (u16, String) {
+    let res = bearer_to(r.addr, PATH, token).await;
+    let user = if res.status == 200 {
+        res.json()["user"].as_str().unwrap_or_default().to_owned()
+    } else {
+        String::new()
+    };
+    (res.status, user)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_new_token_on_three_replicas_makes_one_provider_call() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let rs = replicas(3, &idp, &up, &[redis.url()], &key).await;
+    idp.add_user("tok-slow-alice", "alice");
+    idp.set_mode(Mode::Delay(Duration::from_millis(400)));
+
+    let mut tasks = Vec::new();
+    for i in 0..150 {
+        let addr = rs[i % 3].addr;
+        tasks.push(tokio::spawn(async move {
+            bearer_to(addr, PATH, "tok-slow-alice").await
+        }));
+    }
+    for t in tasks {
+        let res = t.await.unwrap();
+        assert_eq!(res.status, 200);
+        assert_eq!(res.json()["user"], "alice");
+    }
+    assert_eq!(idp.calls(), 1, "one provider call for the whole cluster");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_answer_learnt_on_one_replica_serves_the_others_positive_and_negative() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let rs = replicas(3, &idp, &up, &[redis.url()], &key).await;
+    idp.add_user("tok-share-bob", "bob");
+
+    assert_eq!(ask(&rs[0], "tok-share-bob").await, (200, "bob".into()));
+    assert_eq!(ask(&rs[1], "tok-share-bob").await, (200, "bob".into()));
+    assert_eq!(ask(&rs[2], "tok-share-bob").await, (200, "bob".into()));
+    assert_eq!(idp.calls(), 1);
+    assert_eq!(ask(&rs[0], "tok-nobody-knows").await.0, 401);
+    assert_eq!(ask(&rs[1], "tok-nobody-knows").await.0, 401);
+    assert_eq!(ask(&rs[2], "tok-nobody-knows").await.0, 401);
+    assert_eq!(idp.calls(), 2, "a refusal is shared too");
+    let m = metrics(&rs[1]).await;
+    assert_eq!(
+        sample(&m, "restgate_cluster_shared_lookups_total{result=\"hit\"}"),
+        2.0
+    );
+    assert_eq!(sample(&m, "restgate_cluster_up"), 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_eviction_on_one_replica_reaches_the_others_within_a_second() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let rs = replicas(3, &idp, &up, &[redis.url()], &key).await;
+    idp.add_user("tok-evict-carol", "carol");
+    idp.add_user("tok-evict-dave", "dave");
+    for r in &rs {
+        assert_eq!(ask(r, "tok-evict-carol").await, (200, "carol".into()));
+        assert_eq!(ask(r, "tok-evict-dave").await, (200, "dave".into()));
+    }
+    assert_eq!(idp.calls(), 2);
+
+    // By user: every replica drops carol's entries, shared and in-process.
+    let (status, body) = evict(&rs[0], json!({"user": "carol"})).await;
+    assert_eq!(
+        (status, body["replicas"].as_str()),
+        (200, Some("all")),
+        "{body}"
+    );
+    for r in &rs[1..] {
+        let took = wait_metric(r, Duration::from_secs(1), |m| {
+            sample(
+                m,
+                "restgate_cluster_evictions_total{origin=\"received\",kind=\"user\"}",
+            ) >= 1.0
+        })
+        .await;
+        assert!(took < Duration::from_secs(1));
+    }
+    assert_eq!(ask(&rs[1], "tok-evict-carol").await, (200, "carol".into()));
+    assert_eq!(idp.calls(), 3, "asked again once, cluster-wide");
+    assert_eq!(ask(&rs[2], "tok-evict-carol").await, (200, "carol".into()));
+    assert_eq!(ask(&rs[0], "tok-evict-carol").await, (200, "carol".into()));
+    assert_eq!(idp.calls(), 3);
+    assert_eq!(ask(&rs[2], "tok-evict-dave").await, (200, "dave".into()));
+    assert_eq!(idp.calls(), 3, "another user's entries stay");
+
+    // By token: a revoked token stops working on every replica.
+    idp.remove_token("tok-evict-dave");
+    let (status, _) = evict(&rs[2], json!({"token": "tok-evict-dave"})).await;
+    assert_eq!(status, 200);
+    for r in &rs[..2] {
+        wait_metric(r, Duration::from_secs(1), |m| {
+            sample(
+                m,
+                "restgate_cluster_evictions_total{origin=\"received\",kind=\"token\"}",
+            ) >= 1.0
+        })
+        .await;
+    }
+    for r in &rs {
+        assert_eq!(ask(r, "tok-evict-dave").await.0, 401);
+    }
+    assert_eq!(idp.calls(), 4);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_cut_off_during_an_eviction_catches_up_before_serving_its_entries() {
+    let redis = RedisServer::start();
+    let relay = common::redis::Relay::start(redis.addr());
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let a = replica(&idp, &up, &cluster_toml(&[redis.url()], &key, "")).await;
+    let c = replica(&idp, &up, &cluster_toml(&[relay.url()], &key, "")).await;
+    idp.add_user("tok-cut-erin", "erin");
+    assert_eq!(ask(&a, "tok-cut-erin").await, (200, "erin".into()));
+    assert_eq!(ask(&c, "tok-cut-erin").await, (200, "erin".into()));
+    assert_eq!(idp.calls(), 1);
+
+    relay.cut();
+    wait_connected(&c, false).await;
+    // Cut off, C still answers from what it holds: Redis is no dependency.
+    assert_eq!(ask(&c, "tok-cut-erin").await, (200, "erin".into()));
+    idp.remove_token("tok-cut-erin");
+    let (status, _) = evict(&a, json!({"user": "erin"})).await;
+    assert_eq!(status, 200);
+    assert_eq!(ask(&a, "tok-cut-erin").await.0, 401);
+
+    relay.restore();
+    wait_connected(&c, true).await;
+    assert_eq!(
+        ask(&c, "tok-cut-erin").await.0,
+        401,
+        "after reconnecting, C does not serve the entry evicted while it was away"
+    );
+    let m = metrics(&c).await;
+    assert!(
+        sample(
+            &m,
+            "restgate_cluster_evictions_total{origin=\"received\",kind=\"all\"}"
+        ) >= 2.0
+    );
+    assert!(sample(&m, "restgate_cluster_outages_total") >= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_stopped_under_load_fails_no_request_and_sharing_resumes_after_restart() {
+    let mut redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let rs = replicas(3, &idp, &up, &[redis.url()], &key).await;
+    let users: Vec<String> = (0..90).map(|i| format!("user{i}")).collect();
+    for (i, u) in users.iter().enumerate() {
+        idp.add_user(&format!("tok-load-{i}"), u);
+    }
+    let addrs: Vec<_> = rs.iter().map(|r| r.addr).collect();
+    // 9000 requests, 24 at a time, over the three replicas; every 3000 a
+    // new set of 30 tokens, so some are first seen while Redis is away.
+    let load = tokio::spawn(async move {
+        let mut bad = Vec::new();
+        let mut tasks = tokio::task::JoinSet::new();
+        for n in 0..9000usize {
+            let (addr, i) = (addrs[n % 3], n % 30 + 30 * (n / 3000));
+            let want = users[i].clone();
+            tasks.spawn(async move {
+                let res = bearer_to(addr, PATH, &format!("tok-load-{i}")).await;
+                (
+                    res.status,
+                    res.json()["user"].as_str().map(str::to_owned),
+                    want,
+                )
+            });
+            while tasks.len() >= 24 {
+                let (s, got, want) = tasks.join_next().await.unwrap().unwrap();
+                if s != 200 || got.as_deref() != Some(&want) {
+                    bad.push((s, got, want));
+                }
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (s, got, want) = done.unwrap();
+            if s != 200 || got.as_deref() != Some(&want) {
+                bad.push((s, got, want));
+            }
+        }
+        bad
+    });
+    let until = |n: usize| {
+        let up = &up;
+        async move {
+            let deadline = std::time::Instant::now() + Duration::from_secs(60);
+            while up.count() < n {
+                assert!(
+                    std::time::Instant::now() < deadline,
+                    "the load does not move"
+                );
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+        }
+    };
+    until(1000).await;
+    redis.stop();
+    for r in &rs {
+        wait_connected(r, false).await;
+    }
+    let at_stop = up.count();
+    until(at_stop + 1500).await;
+    redis.restart();
+    for r in &rs {
+        wait_connected(r, true).await;
+    }
+    let at_restart = up.count();
+    let bad = load.await.unwrap();
+    assert_eq!(
+        bad,
+        Vec::new(),
+        "no request failed or got the wrong identity"
+    );
+    assert_eq!(up.count(), 9000);
+    assert!(
+        at_restart < 9000,
+        "the load was still running when Redis came back ({at_stop} at the stop, {at_restart} at the restart)"
+    );
+
+    // Sharing is back, without restarting restgate.
+    let before = idp.calls();
+    idp.add_user("tok-after-restart", "frank");
+    assert_eq!(
+        ask(&rs[0], "tok-after-restart").await,
+        (200, "frank".into())
+    );
+    assert_eq!(
+        ask(&rs[1], "tok-after-restart").await,
+        (200, "frank".into())
+    );
+    assert_eq!(
+        ask(&rs[2], "tok-after-restart").await,
+        (200, "frank".into())
+    );
+    assert_eq!(idp.calls(), before + 1);
+    for r in rs {
+        let (_, logs) = r.stop();
+        assert_eq!(
+            logs.matches("Redis unreachable").count(),
+            1,
+            "one warning per outage:\n{logs}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn replicas_with_different_keys_share_nothing_and_disturb_nothing() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let (k1, k2) = (
+        key_file(dir.path(), "one.key"),
+        key_file(dir.path(), "two.key"),
+    );
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let a = replica(&idp, &up, &cluster_toml(&[redis.url()], &k1, "")).await;
+    let b = replica(&idp, &up, &cluster_toml(&[redis.url()], &k2, "")).await;
+    idp.add_user("tok-two-keys", "grace");
+    assert_eq!(ask(&a, "tok-two-keys").await, (200, "grace".into()));
+    assert_eq!(ask(&b, "tok-two-keys").await, (200, "grace".into()));
+    assert_eq!(idp.calls(), 2, "nothing shared across keys");
+    let (code, _) = evict(&a, json!({"user": "grace"})).await;
+    assert_eq!(code, 200);
+    assert_eq!(ask(&b, "tok-two-keys").await, (200, "grace".into()));
+    assert_eq!(idp.calls(), 2, "A's eviction does not reach B");
+    for r in [&a, &b] {
+        let m = metrics(r).await;
+        assert_eq!(sample(&m, "restgate_cluster_unopenable_values_total"), 0.0);
+        assert_eq!(sample(&m, "restgate_cluster_up"), 1.0);
+        assert_eq!(status(r).await["cluster"]["replicas_seen"], 1);
+    }
+}
