@@ -317,3 +317,229 @@ async fn replicas_with_different_keys_share_nothing_and_disturb_nothing() {
         assert_eq!(status(r).await["cluster"]["replicas_seen"], 1);
     }
 }
+
+/// Every `(key, contents)` of the Redis as one byte string per item.
+fn everything(dump: &[(Vec<u8>, Vec<Vec<u8>>)]) -> Vec<Vec<u8>> {
+    dump.iter()
+        .flat_map(|(k, v)| std::iter::once(k.clone()).chain(v.iter().cloned()))
+        .collect()
+}
+
+fn holds(items: &[Vec<u8>], needle: &str) -> bool {
+    let n = needle.as_bytes();
+    items.iter().any(|i| i.windows(n.len()).any(|w| w == n))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn redis_holds_no_token_user_email_or_client_id() {
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let rs = replicas(2, &idp, &up, &[redis.url()], &key).await;
+    idp.add_token(
+        "tok-secret-heidi-5521",
+        json!({"username": "heidi.q", "email": "heidi.q@corp.example", "client_id": "app-7c1f",
+               "exp": common::client::now() + 3600}),
+    );
+    idp.add_token(
+        "tok-secret-robot-9034",
+        json!({"client_id": "ci-robot-4412", "exp": common::client::now() + 3600}),
+    );
+    assert_eq!(
+        ask(&rs[0], "tok-secret-heidi-5521").await,
+        (200, "heidi.q".into())
+    );
+    assert_eq!(
+        ask(&rs[1], "tok-secret-robot-9034").await,
+        (200, "svc-rest".into())
+    );
+    assert_eq!(ask(&rs[0], "tok-secret-refused-0007").await.0, 401);
+    let (code, _) = evict(&rs[1], json!({"user": "heidi.q"})).await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        ask(&rs[1], "tok-secret-heidi-5521").await,
+        (200, "heidi.q".into())
+    );
+
+    let items = everything(&common::redis::dump_all(redis.addr()));
+    assert!(
+        items.len() >= 4,
+        "entries, an index and the replicas' set: {items:?}"
+    );
+    for secret in [
+        "tok-secret",
+        "heidi",
+        "corp.example",
+        "app-7c1f",
+        "ci-robot-4412",
+        "svc-rest",
+        "robot",
+    ] {
+        assert!(!holds(&items, secret), "{secret:?} is readable in Redis");
+    }
+    for (k, _) in common::redis::dump_all(redis.addr()) {
+        assert!(
+            k.starts_with(b"restgate:"),
+            "{}",
+            String::from_utf8_lossy(&k)
+        );
+    }
+}
+
+/// The shared entries' keys (`…:v`).
+fn entry_keys(redis: &RedisServer) -> Vec<Vec<u8>> {
+    common::redis::keys(redis.addr())
+        .into_iter()
+        .filter(|k| k.ends_with(b":v"))
+        .collect()
+}
+
+/// Validates `token` on `r` and returns the Redis key its entry got.
+async fn learn(
+    redis: &RedisServer,
+    r: &common::spawned::Spawned,
+    token: &str,
+    user: &str,
+) -> Vec<u8> {
+    let before = entry_keys(redis);
+    assert_eq!(ask(r, token).await, (200, user.into()));
+    let new: Vec<_> = entry_keys(redis)
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect();
+    assert_eq!(new.len(), 1, "one new entry for {token}");
+    new.into_iter().next().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn forged_swapped_or_altered_values_are_never_accepted_and_are_counted() {
+    use common::redis::command;
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let rs = replicas(2, &idp, &up, &[redis.url()], &key).await;
+    let (a, b) = (&rs[0], &rs[1]);
+    for (t, u) in [
+        ("tok-f1", "ivan"),
+        ("tok-f2", "judy"),
+        ("tok-f3", "mallory"),
+        ("tok-f4", "niaj"),
+    ] {
+        idp.add_user(t, u);
+    }
+    let k1 = learn(&redis, a, "tok-f1", "ivan").await;
+    let k2 = learn(&redis, a, "tok-f2", "judy").await;
+    let k3 = learn(&redis, a, "tok-f3", "mallory").await;
+    let k4 = learn(&redis, a, "tok-f4", "niaj").await;
+    let get = |k: &[u8]| command(redis.addr(), &[b"GET", k]).into_bytes().unwrap();
+    let set = |k: &[u8], v: &[u8]| {
+        command(redis.addr(), &[b"SET", k, v]);
+    };
+    // Swapped between two tokens.
+    let (v1, v2) = (get(&k1), get(&k2));
+    set(&k1, &v2);
+    set(&k2, &v1);
+    // The expiry, first in the sealed JSON (`{"u":…`), bent by one digit:
+    // in GCM a ciphertext bit flips the same plaintext bit.
+    let mut v3 = get(&k3);
+    v3[1 + 12 + 6] ^= 0x01;
+    set(&k3, &v3);
+    // Made up from nothing.
+    let mut v4 = vec![1u8];
+    v4.extend((0..120).map(|i| i as u8));
+    set(&k4, &v4);
+    assert_eq!(idp.calls(), 4);
+
+    for (t, u) in [
+        ("tok-f1", "ivan"),
+        ("tok-f2", "judy"),
+        ("tok-f3", "mallory"),
+        ("tok-f4", "niaj"),
+    ] {
+        assert_eq!(
+            ask(b, t).await,
+            (200, u.into()),
+            "{t} keeps its own identity"
+        );
+    }
+    assert_eq!(
+        idp.calls(),
+        8,
+        "each bad value was a miss: the provider was asked"
+    );
+    let m = metrics(b).await;
+    assert_eq!(sample(&m, "restgate_cluster_unopenable_values_total"), 4.0);
+    // B's fresh answers replaced the bad values: A's evictions aside, a
+    // third reader opens them.
+    let c = replica(&idp, &up, &cluster_toml(&[redis.url()], &key, "")).await;
+    for (t, u) in [("tok-f1", "ivan"), ("tok-f3", "mallory")] {
+        assert_eq!(ask(&c, t).await, (200, u.into()));
+    }
+    assert_eq!(idp.calls(), 8);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn on_a_redis_cluster_one_call_per_token_and_evictions_reach_every_replica() {
+    let redis = common::redis::RedisCluster::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let rs = replicas(3, &idp, &up, &redis.urls(), &key).await;
+    idp.add_user("tok-rc-olivia", "olivia");
+    idp.add_user("tok-rc-peggy", "peggy");
+    idp.set_mode(Mode::Delay(Duration::from_millis(400)));
+    let mut tasks = Vec::new();
+    for i in 0..150 {
+        let addr = rs[i % 3].addr;
+        let token = if i % 2 == 0 {
+            "tok-rc-olivia"
+        } else {
+            "tok-rc-peggy"
+        };
+        tasks.push(tokio::spawn(async move {
+            (token, bearer_to(addr, PATH, token).await)
+        }));
+    }
+    for t in tasks {
+        let (token, res) = t.await.unwrap();
+        assert_eq!(res.status, 200);
+        assert_eq!(res.json()["user"], token.trim_start_matches("tok-rc-"));
+    }
+    assert_eq!(
+        idp.calls(),
+        2,
+        "one provider call per token for the whole cluster"
+    );
+    idp.set_mode(Mode::Normal);
+
+    let (code, body) = evict(&rs[1], json!({"user": "olivia"})).await;
+    assert_eq!(
+        (code, body["replicas"].as_str()),
+        (200, Some("all")),
+        "{body}"
+    );
+    for r in [&rs[0], &rs[2]] {
+        wait_metric(r, Duration::from_secs(1), |m| {
+            sample(
+                m,
+                "restgate_cluster_evictions_total{origin=\"received\",kind=\"user\"}",
+            ) >= 1.0
+        })
+        .await;
+    }
+    for r in &rs {
+        assert_eq!(ask(r, "tok-rc-olivia").await, (200, "olivia".into()));
+        assert_eq!(ask(r, "tok-rc-peggy").await, (200, "peggy".into()));
+    }
+    assert_eq!(
+        idp.calls(),
+        3,
+        "olivia asked again once, cluster-wide; peggy not"
+    );
+    let items = everything(&common::redis::dump_all_cluster(&redis));
+    for secret in ["tok-rc", "olivia", "peggy", "corp.example", "cli-app"] {
+        assert!(!holds(&items, secret), "{secret:?} is readable in Redis");
+    }
+}
