@@ -20,6 +20,7 @@ use common::gateway::bearer_to;
 use common::idp::{FakeIdp, Mode};
 use common::redis::RedisServer;
 use common::replicas::*;
+use common::spawned::Spawned;
 use common::upstream::RecordingUpstream;
 use serde_json::json;
 
@@ -542,4 +543,109 @@ async fn on_a_redis_cluster_one_call_per_token_and_evictions_reach_every_replica
     for secret in ["tok-rc", "olivia", "peggy", "corp.example", "cli-app"] {
         assert!(!holds(&items, secret), "{secret:?} is readable in Redis");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_redis_with_a_password_is_used_and_the_password_shown_nowhere() {
+    let password = "redis-pw-6f1d0c2b";
+    let redis = RedisServer::start_with_password(password);
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let pw_file = dir.path().join("redis.pw");
+    std::fs::write(&pw_file, format!("{password}\n")).unwrap();
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let extra = format!("redis_password_file = {:?}", pw_file.display().to_string());
+    let a = replica(&idp, &up, &cluster_toml(&[redis.url()], &key, &extra)).await;
+    let b = replica(&idp, &up, &cluster_toml(&[redis.url()], &key, &extra)).await;
+    idp.add_user("tok-pw-rupert", "rupert");
+    assert_eq!(ask(&a, "tok-pw-rupert").await, (200, "rupert".into()));
+    assert_eq!(ask(&b, "tok-pw-rupert").await, (200, "rupert".into()));
+    assert_eq!(idp.calls(), 1);
+    let shown = format!("{}{}", status(&a).await, metrics(&a).await);
+    assert!(!shown.contains(password));
+
+    // Without the password, the replica serves alone and says why.
+    let c = Spawned::start(
+        &format!(
+            "{}{}",
+            common::setup::config(&idp, &up, ""),
+            cluster_toml(&[redis.url()], &key, "")
+        ),
+        "info",
+    );
+    assert_eq!(ask(&c, "tok-pw-rupert").await, (200, "rupert".into()));
+    assert_eq!(idp.calls(), 2);
+    let s = status(&c).await;
+    assert_eq!(s["cluster"]["connected"], false, "{s}");
+    for r in [a, b, c] {
+        let (_, logs) = r.stop();
+        assert!(!logs.contains(password), "{logs}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_full_redis_or_a_server_speaking_garbage_only_makes_a_replica_serve_alone() {
+    use common::redis::command;
+    let redis = RedisServer::start();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let rs = replicas(2, &idp, &up, &[redis.url()], &key).await;
+
+    // Full: every write refused (OOM).
+    command(
+        redis.addr(),
+        &[b"CONFIG", b"SET", b"maxmemory-policy", b"noeviction"],
+    );
+    command(redis.addr(), &[b"CONFIG", b"SET", b"maxmemory", b"1"]);
+    for i in 0..20 {
+        let token = format!("tok-full-{i}");
+        idp.add_user(&token, &format!("user{i}"));
+        assert_eq!(ask(&rs[i % 2], &token).await, (200, format!("user{i}")));
+    }
+    wait_connected(&rs[0], false).await;
+    assert!(sample(&metrics(&rs[0]).await, "restgate_cluster_errors_total") >= 1.0);
+    command(redis.addr(), &[b"CONFIG", b"SET", b"maxmemory", b"0"]);
+    wait_connected(&rs[0], true).await;
+    wait_connected(&rs[1], true).await;
+    idp.add_user("tok-after-full", "trent");
+    let before = idp.calls();
+    assert_eq!(ask(&rs[0], "tok-after-full").await, (200, "trent".into()));
+    assert_eq!(ask(&rs[1], "tok-after-full").await, (200, "trent".into()));
+    assert_eq!(idp.calls(), before + 1, "sharing resumed");
+
+    // A server that answers anything but Redis.
+    let garbage = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = garbage.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        loop {
+            let Ok((mut s, _)) = garbage.accept().await else {
+                return;
+            };
+            tokio::spawn(async move {
+                use tokio::io::AsyncWriteExt;
+                let _ = s
+                    .write_all(b"HTTP/1.1 200 OK\r\n\r\n\x00\xff garbage ]]\r\n")
+                    .await;
+                let _ = s.flush().await;
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            });
+        }
+    });
+    let g = Spawned::start(
+        &format!(
+            "{}{}",
+            common::setup::config(&idp, &up, ""),
+            cluster_toml(&[format!("redis://{addr}/0")], &key, "")
+        ),
+        "info",
+    );
+    for i in 0..5 {
+        assert_eq!(
+            ask(&g, &format!("tok-full-{i}")).await,
+            (200, format!("user{i}"))
+        );
+    }
+    assert_eq!(status(&g).await["cluster"]["connected"], false);
+    server.abort();
 }

@@ -1,6 +1,7 @@
 //! The command line: one file per subcommand.
 
 pub mod check;
+pub mod cluster;
 pub mod demo;
 pub mod discover;
 pub mod fetch_token;
@@ -48,6 +49,9 @@ pub enum Command {
     /// The OAuth 1.0a (application link) hand-off.
     #[command(subcommand)]
     Oauth1(oauth1::OAuth1Command),
+    /// Replicas sharing through Redis ([cluster]).
+    #[command(subcommand)]
+    Cluster(cluster::ClusterCommand),
 }
 
 /// Runs a parsed command line.
@@ -58,6 +62,7 @@ pub fn run(cli: Cli) -> ExitCode {
         Command::Discover(args) => discover::run(&args),
         Command::Oauth1(cmd) => oauth1::run(&cmd),
         Command::Key(cmd) => key::run(&cmd),
+        Command::Cluster(cmd) => cluster::run(&cmd),
         Command::Demo(args) => demo::run(&args),
         Command::TestToken(args) => test_token::run(&args),
         Command::FetchToken(args) => fetch_token::run(&args),

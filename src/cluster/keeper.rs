@@ -31,11 +31,26 @@ pub(super) fn spawn(tier: &Arc<Tier>) {
     ));
 }
 
+/// How long a new replica may take to reach Redis before it says it could not.
+const FIRST_CONNECT: Duration = Duration::from_secs(3);
+
 /// Heartbeats while up; while down, tries to come back every 250 ms.
 async fn keep(weak: Weak<Tier>) {
+    let started = std::time::Instant::now();
+    let mut announced = false;
     loop {
         let Some(tier) = weak.upgrade() else { return };
         tier.tick().await;
+        if !announced && !tier.is_up() && started.elapsed() > FIRST_CONNECT {
+            announced = true;
+            let (_, why, _, _) = tier.link.snapshot();
+            tracing::warn!(
+                redis = %tier.link.shown,
+                error = why.as_deref().unwrap_or("no answer"),
+                "Redis not reachable since start: this replica serves alone until it is"
+            );
+        }
+        announced |= tier.is_up();
         let every = if tier.is_up() { UP_EVERY } else { DOWN_EVERY };
         let kicked = tier_kick(&tier);
         drop(tier);
@@ -58,7 +73,16 @@ fn tier_kick(tier: &Arc<Tier>) -> impl std::future::Future<Output = ()> + use<> 
 impl Tier {
     async fn tick(&self) {
         if self.is_up() {
-            self.heartbeat().await;
+            // Both connections: a subscription that died silently would
+            // otherwise go on missing evictions.
+            if self.heartbeat().await
+                && self
+                    .call(self.link.subscriber.ping::<Value>(None))
+                    .await
+                    .is_none()
+            {
+                self.lost_subscription("the subscription stopped answering");
+            }
             return;
         }
         if self.link.missed.load(Ordering::Acquire) {
@@ -115,8 +139,12 @@ impl Tier {
     }
 
     fn lost_subscription(&self, why: &str) {
-        self.link.missed.store(true, Ordering::Release);
-        self.down(why);
+        let known = self.link.missed.swap(true, Ordering::AcqRel);
+        // Not up and already due to catch up (the first connection, say):
+        // nothing changes, and nothing failed.
+        if self.is_up() || !known {
+            self.down(why);
+        }
     }
 }
 

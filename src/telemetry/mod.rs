@@ -19,6 +19,11 @@ pub enum LogFormat {
 /// Keeps the log writer running; dropping it writes out what is buffered.
 pub use logwrite::FlushGuard as LogGuard;
 
+/// The log filter without `RUST_LOG`: restgate's own lines at info. The Redis
+/// client's own warnings are off: it would log every reconnect attempt of an
+/// outage, which restgate reports once (`RUST_LOG=info,fred=warn` shows them).
+const DEFAULT_FILTER: &str = "info,fred=off";
+
 /// Sets up `tracing` on stderr; `RUST_LOG` overrides the default `info`.
 ///
 /// Lines are formatted on the thread that logs and collected in a buffer that
@@ -26,7 +31,8 @@ pub use logwrite::FlushGuard as LogGuard;
 /// error, and at least every 100 ms (see [`logwrite`]).
 pub fn init_tracing(format: LogFormat) -> LogGuard {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(DEFAULT_FILTER));
     let (writer, guard) = logwrite::LogSink::new(Box::new(std::io::stderr()));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
