@@ -25,10 +25,30 @@ fn check(config: &Path, envs: &[(&str, &str)]) -> (bool, String) {
     )
 }
 
+/// A cluster key made as the examples say: `restgate cluster keygen`.
+fn keygen(path: &Path) {
+    let out = Command::new(env!("CARGO_BIN_EXE_restgate"))
+        .args(["cluster", "keygen", "--out"])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
 #[test]
 fn the_compose_config_is_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    keygen(&dir.path().join("cluster.key"));
+    let toml = std::fs::read_to_string(root().join("docker/restgate.toml"))
+        .unwrap()
+        .replace(
+            "/run/secrets/restgate-cluster-key",
+            &dir.path().join("cluster.key").display().to_string(),
+        );
+    let path = dir.path().join("restgate.toml");
+    std::fs::write(&path, toml).unwrap();
     let (ok, out) = check(
-        &root().join("docker/restgate.toml"),
+        &path,
         &[
             ("RESTGATE_UPSTREAM_SECRET", "x"),
             ("KEYCLOAK_CLIENT_SECRET", "y"),
@@ -36,6 +56,10 @@ fn the_compose_config_is_valid() {
     );
     assert!(ok, "{out}");
     assert!(out.contains("provider keycloak: kind keycloak"), "{out}");
+    assert!(
+        out.contains("redis://redis:6379/0"),
+        "the replicas share a Redis: {out}"
+    );
 }
 
 #[test]
@@ -66,6 +90,7 @@ fn the_kubernetes_configmap_is_valid() {
         "MDAwMDAwMDAwMDAxOgcmLTtETFtiaW9/ho2Um6KpsLe+",
     )
     .unwrap();
+    keygen(&dir.path().join("cluster.key"));
     let toml = toml.replace("/etc/restgate/secrets", &dir.path().display().to_string());
     let path = dir.path().join("restgate.toml");
     std::fs::write(&path, toml).unwrap();

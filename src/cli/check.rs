@@ -4,7 +4,7 @@ use std::fmt::Write;
 use std::process::ExitCode;
 
 use super::shared::{ConfigArgs, EXIT_INVALID};
-use crate::config::{Config, Directory, IdentityMode, Validation};
+use crate::config::{Cluster, Config, Directory, IdentityMode, Validation};
 
 /// Prints every error (exit 1) or the resolved config with secrets redacted.
 pub fn run(args: &ConfigArgs) -> ExitCode {
@@ -143,6 +143,7 @@ pub fn summary(c: &Config) -> String {
         humantime::format_duration(c.cache.negative_ttl),
         humantime::format_duration(c.cache.stale_if_error)
     );
+    cluster_summary(&mut s, c.cluster.as_deref());
     for r in &c.routes {
         let methods = r
             .methods
@@ -171,6 +172,88 @@ pub fn summary(c: &Config) -> String {
         );
     }
     s
+}
+
+/// `[cluster]`: where Redis is and what kind of deployment the URLs name;
+/// the password and the key only as "set" and a length.
+fn cluster_summary(s: &mut String, cluster: Option<&Cluster>) {
+    let Some(c) = cluster else {
+        let _ = writeln!(s, "cluster         none (this replica learns alone)");
+        return;
+    };
+    let _ = writeln!(
+        s,
+        "cluster         {} ({})",
+        c.redis_urls.join(", "),
+        redis_deployment(&c.redis_urls)
+    );
+    let in_url = || {
+        let first = reqwest::Url::parse(c.redis_urls.first()?).ok()?;
+        let user = first.username();
+        (!user.is_empty()).then(|| format!("{user} (in the URL)"))
+    };
+    if let Some(user) = c.username.clone().or_else(in_url) {
+        let _ = writeln!(s, "  user          {user}");
+    }
+    let password = c
+        .password
+        .as_ref()
+        .map(|p| p.to_string())
+        .unwrap_or_else(|| "none".into());
+    let _ = writeln!(s, "  password      {password}");
+    let _ = writeln!(
+        s,
+        "  key file      {} ({} bytes)",
+        c.key_file.display(),
+        c.key.0.len()
+    );
+    let _ = writeln!(
+        s,
+        "  timeout       {}",
+        humantime::format_duration(c.timeout)
+    );
+    let _ = writeln!(s, "  prefix        {}", c.prefix);
+}
+
+/// What validated Redis URLs mean: standalone, Sentinel or Redis Cluster,
+/// with or without TLS.
+fn redis_deployment(urls: &[String]) -> String {
+    let Some(first) = urls.first().and_then(|u| reqwest::Url::parse(u).ok()) else {
+        return "unknown".into();
+    };
+    let scheme = first.scheme();
+    let tls = if scheme.starts_with("rediss") || scheme.starts_with("valkeys") {
+        ", TLS"
+    } else {
+        ""
+    };
+    let query = |name: &str| -> Vec<String> {
+        first
+            .query_pairs()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
+            .collect()
+    };
+    let plural = |n: usize, what: &str| format!("{n} {what}{}", if n == 1 { "" } else { "s" });
+    let database = match first.path().trim_start_matches('/') {
+        "" => "0",
+        db => db,
+    };
+    if urls.len() > 1 {
+        format!("Redis Cluster, {}{tls}", plural(urls.len(), "seed"))
+    } else if scheme.ends_with("-cluster") {
+        let seeds = 1 + query("node").len();
+        format!("Redis Cluster, {}{tls}", plural(seeds, "seed"))
+    } else if scheme.ends_with("-sentinel") {
+        let master = query("sentinelServiceName").join("");
+        let sentinels = 1 + query("node").len();
+        format!(
+            "Sentinel, master {master}, {}, database {database}{tls}",
+            plural(sentinels, "sentinel")
+        )
+    } else {
+        format!("standalone, database {database}{tls}")
+    }
 }
 
 fn vendor_summary(v: &crate::config::Vendor) -> String {

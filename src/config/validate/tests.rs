@@ -401,3 +401,115 @@ fn the_kind_table_covers_every_raw_provider_key() {
     let presets = kinds.iter().filter(|k| k.preset).count();
     assert_eq!(presets, 10, "all but oidc and custom");
 }
+
+// === [cluster] URLs (the key file and the output: tests/cluster_config.rs) ===
+
+/// The errors of `[cluster]` with `body`, the key file's aside (none is given).
+fn cluster_errors(body: &str) -> Vec<String> {
+    errors(&format!("{MINIMAL}[cluster]\n{body}\n"))
+        .into_iter()
+        .filter(|e| !e.contains("cluster.key_file:"))
+        .collect()
+}
+
+#[test]
+fn a_password_in_a_redis_url_never_reaches_a_message() {
+    for url in [
+        "redis://u:hunter2@h:6379/0",
+        "http://u:hunter2@h",
+        "redis://:hunter2@h:notaport",
+        "redis-sentinel://:hunter2@h",
+    ] {
+        let e = cluster_errors(&format!("redis_url = {url:?}"));
+        assert!(
+            e.iter().any(|e| e.contains("holds a password")),
+            "{url}: {e:?}"
+        );
+        assert!(e.iter().all(|e| !e.contains("hunter2")), "{url}: {e:?}");
+        assert!(e.iter().any(|e| e.contains("<redacted>")), "{url}: {e:?}");
+    }
+    let e = cluster_errors(
+        "redis_url = \"redis-sentinel://h?sentinelServiceName=m&sentinelPassword=hunter2\"",
+    );
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("`sentinelPassword` puts a password in the URL"));
+}
+
+#[test]
+fn a_list_that_is_not_one_redis_cluster_is_reported_once() {
+    let e = cluster_errors(
+        "redis_url = [\"redis-sentinel://a?sentinelServiceName=m\", \"redis-sentinel://b\"]",
+    );
+    assert_eq!(
+        e.len(),
+        1,
+        "once, and no service name asked of a seed: {e:?}"
+    );
+    assert!(
+        e[0].contains("t.toml:4: cluster.redis_url: a list of URLs means Redis Cluster seeds"),
+        "{e:?}"
+    );
+    let e = cluster_errors("redis_url = [\"redis://a:7000\", \"rediss://b:7001\", \"redis://c\"]");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("mix TLS and plain schemes"), "{e:?}");
+    assert!(cluster_errors("redis_url = [\"rediss://a:7000\", \"rediss://b:7001\"]").is_empty());
+    let e = cluster_errors("redis_url = []");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(e[0].contains("cluster.redis_url: empty"), "{e:?}");
+}
+
+#[test]
+fn a_redis_url_is_refused_for_what_the_client_would_refuse_or_misread() {
+    let cases = [
+        ("redis-sentinel://s:26379/0", "?sentinelServiceName=NAME"),
+        ("redis://h:6379/db1", "the path is the database number"),
+        ("redis://h:6379/256", "the path is the database number"),
+        (
+            "redis-cluster://h:7000/2",
+            "Redis Cluster has only database 0",
+        ),
+        ("redis:///0", "names no host"),
+        ("not a url", "is not a URL"),
+        ("ftp://h", "ftp:// is not a Redis URL"),
+    ];
+    for (url, says) in cases {
+        let e = cluster_errors(&format!("redis_url = {url:?}"));
+        assert_eq!(e.len(), 1, "{url}: {e:?}");
+        assert!(
+            e[0].contains("t.toml:4: cluster.redis_url: ") && e[0].contains(says),
+            "{url}: {e:?}"
+        );
+    }
+    for url in [
+        "redis://h",
+        "redis://h:6379/255",
+        "valkeys://h:6380/0",
+        "redis-cluster://h:7000?node=h2:7000",
+        "rediss-sentinel://s/0?sentinelServiceName=m&node=s2:26379",
+    ] {
+        let e = cluster_errors(&format!("redis_url = {url:?}"));
+        assert!(e.is_empty(), "{url}: {e:?}");
+    }
+}
+
+#[test]
+fn the_redis_user_is_given_in_one_place() {
+    let e = cluster_errors("redis_url = \"redis://app@h\"\nredis_username = \"restgate\"");
+    assert_eq!(e.len(), 1, "{e:?}");
+    assert!(
+        e[0].contains("t.toml:5: cluster.redis_username: redis_url names a user too (\"app\")"),
+        "{e:?}"
+    );
+    assert!(cluster_errors("redis_url = \"redis://app@h\"").is_empty());
+    let e = cluster_errors("redis_url = \"redis://h\"\nredis_username = \"\"");
+    assert!(e[0].contains("cluster.redis_username: empty"), "{e:?}");
+}
+
+#[test]
+fn a_cluster_timeout_that_does_not_parse_is_reported_once() {
+    let e = cluster_errors("redis_url = \"redis://h\"\ntimeout = \"soon\"");
+    assert_eq!(e.len(), 1, "no range error after the parse error: {e:?}");
+    assert!(e[0].contains("cluster.timeout: invalid duration"), "{e:?}");
+    let e = cluster_errors("redis_url = \"redis://h\"\ntimeout = \"500us\"");
+    assert!(e[0].contains("\"500us\" is out of range"), "{e:?}");
+}
