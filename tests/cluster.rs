@@ -319,6 +319,49 @@ async fn replicas_with_different_keys_share_nothing_and_disturb_nothing() {
     }
 }
 
+/// The `/status` of a replica once it has tried Redis and failed (its
+/// `cluster.last_error` is set).
+async fn wait_tried(r: &Spawned) -> serde_json::Value {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let s = status(r).await;
+        if !s["cluster"]["last_error"].is_null() {
+            return s;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never tried Redis: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_replica_started_before_redis_shares_once_redis_is_up() {
+    let mut redis = RedisServer::start();
+    redis.stop();
+    let dir = tempfile::tempdir().unwrap();
+    let key = key_file(dir.path(), "cluster.key");
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let toml = format!(
+        "{}{}",
+        common::setup::config(&idp, &up, ""),
+        cluster_toml(&[redis.url()], &key, "")
+    );
+    let a = Spawned::start(&toml, "info");
+    let b = Spawned::start(&toml, "info");
+    idp.add_user("tok-early-sybil", "sybil");
+    assert_eq!(ask(&a, "tok-early-sybil").await, (200, "sybil".into()));
+    assert_eq!(wait_tried(&a).await["cluster"]["connected"], false);
+    redis.restart();
+    wait_connected(&a, true).await;
+    wait_connected(&b, true).await;
+    idp.add_user("tok-late-sybil", "sybil");
+    assert_eq!(ask(&a, "tok-late-sybil").await, (200, "sybil".into()));
+    assert_eq!(ask(&b, "tok-late-sybil").await, (200, "sybil".into()));
+    assert_eq!(idp.calls(), 2, "once Redis is up, the replicas share");
+}
+
 /// Every `(key, contents)` of the Redis as one byte string per item.
 fn everything(dump: &[(Vec<u8>, Vec<Vec<u8>>)]) -> Vec<Vec<u8>> {
     dump.iter()
@@ -405,12 +448,21 @@ async fn learn(
 ) -> Vec<u8> {
     let before = entry_keys(redis);
     assert_eq!(ask(r, token).await, (200, user.into()));
-    let new: Vec<_> = entry_keys(redis)
-        .into_iter()
-        .filter(|k| !before.contains(k))
-        .collect();
-    assert_eq!(new.len(), 1, "one new entry for {token}");
-    new.into_iter().next().unwrap()
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let new: Vec<_> = entry_keys(redis)
+            .into_iter()
+            .filter(|k| !before.contains(k))
+            .collect();
+        if new.len() == 1 {
+            return new.into_iter().next().unwrap();
+        }
+        assert!(
+            new.len() < 2 && std::time::Instant::now() < deadline,
+            "one new entry for {token}: {new:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -442,10 +494,11 @@ async fn forged_swapped_or_altered_values_are_never_accepted_and_are_counted() {
     let (v1, v2) = (get(&k1), get(&k2));
     set(&k1, &v2);
     set(&k2, &v1);
-    // The expiry, first in the sealed JSON (`{"u":…`), bent by one digit:
+    // The expiry, first in the sealed JSON (`{"u":…`, after the version
+    // byte and the 16-byte salt), bent by one digit:
     // in GCM a ciphertext bit flips the same plaintext bit.
     let mut v3 = get(&k3);
-    v3[1 + 12 + 6] ^= 0x01;
+    v3[1 + 16 + 6] ^= 0x01;
     set(&k3, &v3);
     // Made up from nothing.
     let mut v4 = vec![1u8];
@@ -575,7 +628,7 @@ async fn a_redis_with_a_password_is_used_and_the_password_shown_nowhere() {
     );
     assert_eq!(ask(&c, "tok-pw-rupert").await, (200, "rupert".into()));
     assert_eq!(idp.calls(), 2);
-    let s = status(&c).await;
+    let s = wait_tried(&c).await;
     assert_eq!(s["cluster"]["connected"], false, "{s}");
     for r in [a, b, c] {
         let (_, logs) = r.stop();
@@ -646,6 +699,7 @@ async fn a_full_redis_or_a_server_speaking_garbage_only_makes_a_replica_serve_al
             (200, format!("user{i}"))
         );
     }
-    assert_eq!(status(&g).await["cluster"]["connected"], false);
+    let s = wait_tried(&g).await;
+    assert_eq!(s["cluster"]["connected"], false, "{s}");
     server.abort();
 }

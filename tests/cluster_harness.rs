@@ -212,8 +212,8 @@ fn a_dropped_relay_stops_relaying() {
         conn.call(&[b"PING"]).is_err(),
         "an open connection survived the drop"
     );
-    let refused = try_command(addr, &[b"PING"]).unwrap_err();
-    assert_eq!(refused.kind(), ErrorKind::ConnectionRefused);
+    // Whether the port now refuses is not asserted: another test may bind
+    // the freed ephemeral port at once.
 }
 
 #[test]

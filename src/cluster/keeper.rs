@@ -70,22 +70,29 @@ fn tier_kick(tier: &Arc<Tier>) -> impl std::future::Future<Output = ()> + use<> 
     async move { tier.kick.notified().await }
 }
 
+/// An up replica that has not heard its own echo for this long has lost its
+/// subscription, whatever the connection says.
+const ECHO_LOST: Duration = Duration::from_secs(7);
+
 impl Tier {
     async fn tick(&self) {
         if self.is_up() {
-            // Both connections: a subscription that died silently would
-            // otherwise go on missing evictions.
-            if self.heartbeat().await
-                && self
-                    .call(self.link.subscriber.ping::<Value>(None))
-                    .await
-                    .is_none()
-            {
-                self.lost_subscription("the subscription stopped answering");
+            let heard = self
+                .link
+                .echo
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .elapsed();
+            if heard > ECHO_LOST {
+                self.lost_subscription("the subscription stopped delivering");
+            } else if self.heartbeat().await {
+                self.echo().await;
             }
             return;
         }
-        if self.link.missed.load(Ordering::Acquire) {
+        let seen = self.link.losses.load(Ordering::Acquire);
+        let behind = seen != self.link.caught_up.load(Ordering::Acquire);
+        if behind {
             let subscribed = self
                 .call(self.link.subscriber.subscribe(self.channel().to_owned()))
                 .await;
@@ -96,24 +103,51 @@ impl Tier {
         if !self.heartbeat().await {
             return;
         }
-        if self.link.missed.swap(false, Ordering::AcqRel) {
+        if behind {
             // Evictions published while the subscription was down never
             // arrived: drop what this replica holds before it shares again.
             if let Some(sink) = self.sink() {
                 sink.evict(Eviction::All).await;
             }
             self.series.eviction("received", "all");
+            self.link.caught_up.store(seen, Ordering::Release);
         }
+        if self.link.losses.load(Ordering::Acquire) != seen {
+            // Lost again while catching up: the next tick starts over.
+            return;
+        }
+        *self.link.echo.lock().unwrap_or_else(|e| e.into_inner()) = std::time::Instant::now();
+        self.echo().await;
         if self.link.mark_up() {
             self.series.up.set(1);
             tracing::info!(redis = %self.link.shown, "Sharing through Redis");
         }
     }
 
+    /// Publishes this replica's echo: hearing it back proves the
+    /// subscription delivers, end to end, on any topology.
+    async fn echo(&self) {
+        let mut message = vec![b'H'];
+        message.extend_from_slice(self.replica_id().as_bytes());
+        self.call(
+            self.link
+                .commands
+                .publish::<i64, _, _>(self.channel(), Value::Bytes(message.into())),
+        )
+        .await;
+    }
+
     fn receive(&self, message: &[u8]) {
         let Some((&kind, rest)) = message.split_first() else {
             return;
         };
+        if kind == b'H' {
+            if rest == self.replica_id().as_bytes() {
+                *self.link.echo.lock().unwrap_or_else(|e| e.into_inner()) =
+                    std::time::Instant::now();
+            }
+            return;
+        }
         let Some(digest) = rest.first_chunk::<32>() else {
             return;
         };
@@ -129,20 +163,23 @@ impl Tier {
                 } else {
                     (Eviction::User(*digest), "user")
                 };
-                self.series.eviction("received", label);
                 if let Some(sink) = self.sink() {
-                    tokio::spawn(async move { sink.evict(eviction).await });
+                    let series = self.series.clone();
+                    tokio::spawn(async move {
+                        sink.evict(eviction).await;
+                        series.eviction("received", label);
+                    });
                 }
             }
             _ => {}
         }
     }
 
+    /// The subscription was, or may have been, lost: evictions may have
+    /// been missed from now until the next catch-up.
     fn lost_subscription(&self, why: &str) {
-        let known = self.link.missed.swap(true, Ordering::AcqRel);
-        // Not up and already due to catch up (the first connection, say):
-        // nothing changes, and nothing failed.
-        if self.is_up() || !known {
+        self.link.losses.fetch_add(1, Ordering::AcqRel);
+        if self.is_up() {
             self.down(why);
         }
     }
@@ -167,6 +204,8 @@ async fn listen(weak: Weak<Tier>, mut rx: tokio::sync::broadcast::Receiver<fred:
     }
 }
 
+const RECONNECTED: &str = "the subscription reconnected";
+
 /// A subscriber that reconnected, failed or stopped answering may have
 /// missed evictions.
 async fn watch(
@@ -177,13 +216,23 @@ async fn watch(
 ) {
     loop {
         let why = tokio::select! {
-            r = reconnects.recv() => r.map(|_| "the subscription reconnected".to_owned()),
+            r = reconnects.recv() => r.map(|_| RECONNECTED.to_owned()),
             e = errors.recv() => e.map(|(e, _)| e.to_string()),
             u = unresponsive.recv() => u.map(|_| "the subscription stopped answering".to_owned()),
         };
         let Some(tier) = weak.upgrade() else { return };
         match why {
-            Ok(why) => tier.lost_subscription(&why),
+            Ok(why) => {
+                tier.lost_subscription(&why);
+                if why == RECONNECTED {
+                    // Back already: nothing held from before may answer
+                    // until the catch-up, so drop it now rather than at
+                    // the next tick.
+                    if let Some(sink) = tier.sink() {
+                        sink.evict(Eviction::All).await;
+                    }
+                }
+            }
             Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
                 tier.lost_subscription("connection events were dropped");
             }

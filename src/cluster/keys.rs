@@ -6,7 +6,7 @@
 
 use base64::Engine as _;
 use hmac::{Hmac, Mac};
-use ring::{aead, hkdf};
+use ring::hkdf;
 use sha2::Sha256;
 
 /// A digest of a token or a name: 32 bytes of HMAC-SHA-256.
@@ -18,7 +18,9 @@ const SALT: &[u8] = b"restgate cluster key v1";
 pub struct Keys {
     token_key: [u8; 32],
     names: Hmac<Sha256>,
-    pub(super) seal: aead::LessSafeKey,
+    /// What each value's own sealing key is derived from (with the value's
+    /// random salt).
+    pub(super) seal: hkdf::Prk,
     prefix: String,
     channel: String,
     replicas: String,
@@ -37,10 +39,7 @@ impl Keys {
         };
         let token_key = bytes(b"token names");
         let names = Hmac::new_from_slice(&bytes(b"other names")).expect("HMAC takes any key");
-        let seal = aead::LessSafeKey::new(
-            aead::UnboundKey::new(&aead::AES_256_GCM, &bytes(b"sealed values"))
-                .expect("32 bytes is an AES-256 key"),
-        );
+        let seal = hkdf::Prk::new_less_safe(hkdf::HKDF_SHA256, &bytes(b"sealed values"));
         let mut keys = Keys {
             token_key,
             names,

@@ -11,7 +11,7 @@
 //! and no request waits on a Redis that is known to be down.
 
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use fred::prelude::*;
@@ -24,8 +24,16 @@ pub struct Link {
     pub(super) commands: Client,
     pub(super) subscriber: fred::clients::SubscriberClient,
     up: AtomicBool,
-    /// The subscription was lost since the last catch-up.
-    pub(super) missed: AtomicBool,
+    /// Times the subscription was (or may have been) lost.
+    pub(super) losses: AtomicU64,
+    /// `losses` as of the last catch-up: behind it, evictions may have
+    /// been missed.
+    pub(super) caught_up: AtomicU64,
+    /// When this replica last heard its own echo on the channel: proof,
+    /// end to end, that the subscription delivers.
+    pub(super) echo: Mutex<Instant>,
+    /// Consecutive calls that ran past the timeout.
+    pub(super) slow: AtomicU64,
     state: Mutex<State>,
     /// What the status shows of where Redis is.
     pub(super) shown: String,
@@ -59,9 +67,9 @@ impl Link {
         if let Some(pw) = &config.password {
             redis.password = Some(pw.expose().to_owned());
         }
-        // A command sent while disconnected fails at once instead of
-        // queueing: the request carries on without Redis.
-        redis.fail_fast = true;
+        // The first connection follows the reconnect policy too (with
+        // `fail_fast`, a Redis down at start would never be tried again).
+        redis.fail_fast = false;
         let timeout = config.timeout;
         let mut builder = Builder::from_config(redis);
         builder
@@ -76,6 +84,9 @@ impl Link {
             })
             .with_performance_config(|p| {
                 p.default_command_timeout = timeout;
+                // Every replica's answers arrive here: room for bursts, so
+                // that none is dropped (a drop means a catch-up).
+                p.broadcast_channel_capacity = 16_384;
             })
             // Forever, from 50 ms to 1 s apart.
             .set_policy(ReconnectPolicy::new_exponential(0, 50, 1000, 2));
@@ -87,7 +98,10 @@ impl Link {
             commands,
             subscriber,
             up: AtomicBool::new(false),
-            missed: AtomicBool::new(true),
+            losses: AtomicU64::new(1),
+            caught_up: AtomicU64::new(0),
+            echo: Mutex::new(Instant::now()),
+            slow: AtomicU64::new(0),
             state: Mutex::new(State::default()),
             shown: config.redis_urls.join(", "),
         })

@@ -14,7 +14,21 @@ use super::keys::Keys;
 use crate::core::principal::{Principal, Refusal, Verdict};
 
 /// The first byte of every sealed value: the format.
-const VERSION: u8 = 1;
+const VERSION: u8 = 2;
+
+/// Each value is sealed under its own key, derived from the sealing key and
+/// a random salt: no key ever seals two values, so the nonce can be fixed
+/// and no count of seals wears a key out.
+const SALT: usize = 16;
+
+fn value_key(keys: &Keys, salt: &[u8]) -> aead::LessSafeKey {
+    let info = [salt];
+    let okm = keys
+        .seal
+        .expand(&info, &aead::AES_256_GCM)
+        .expect("an AES-256 key is a valid HKDF output length");
+    aead::LessSafeKey::new(aead::UnboundKey::from(okm))
+}
 
 /// A verdict and until when it answers (Unix milliseconds).
 #[derive(Debug, Clone, PartialEq)]
@@ -71,17 +85,17 @@ pub fn seal(keys: &Keys, name: &str, shared: &Shared) -> Vec<u8> {
         },
     };
     let mut body = serde_json::to_vec(&plain).expect("plain JSON");
-    let nonce: [u8; 12] = rand::random();
-    keys.seal
+    let salt: [u8; SALT] = rand::random();
+    value_key(keys, &salt)
         .seal_in_place_append_tag(
-            Nonce::assume_unique_for_key(nonce),
+            Nonce::assume_unique_for_key([0; 12]),
             Aad::from(name.as_bytes()),
             &mut body,
         )
         .expect("AES-GCM seals any length this small");
-    let mut out = Vec::with_capacity(1 + nonce.len() + body.len());
+    let mut out = Vec::with_capacity(1 + SALT + body.len());
     out.push(VERSION);
-    out.extend_from_slice(&nonce);
+    out.extend_from_slice(&salt);
     out.extend_from_slice(&body);
     out
 }
@@ -90,15 +104,17 @@ pub fn seal(keys: &Keys, name: &str, shared: &Shared) -> Vec<u8> {
 /// sealed by a holder of the cluster key for that very key.
 pub fn open(keys: &Keys, name: &str, value: &[u8]) -> Option<Shared> {
     let (&version, rest) = value.split_first()?;
-    if version != VERSION || rest.len() < 12 + aead::AES_256_GCM.tag_len() {
+    if version != VERSION || rest.len() < SALT + aead::AES_256_GCM.tag_len() {
         return None;
     }
-    let (nonce, sealed) = rest.split_at(12);
-    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    let (salt, sealed) = rest.split_at(SALT);
     let mut sealed = sealed.to_vec();
-    let plain = keys
-        .seal
-        .open_in_place(nonce, Aad::from(name.as_bytes()), &mut sealed)
+    let plain = value_key(keys, salt)
+        .open_in_place(
+            Nonce::assume_unique_for_key([0; 12]),
+            Aad::from(name.as_bytes()),
+            &mut sealed,
+        )
         .ok()?;
     let plain: Plain = serde_json::from_slice(plain).ok()?;
     let verdict = match (plain.a, plain.r) {

@@ -76,6 +76,23 @@ pub struct Tier {
 
 const LOCK_MARGIN: Duration = Duration::from_millis(500);
 
+/// Calls past the timeout in a row that mark Redis down.
+const SLOW_IN_A_ROW: u64 = 3;
+
+impl Drop for Tier {
+    /// A tier replaced by a reload closes its connections (fred's own tasks
+    /// would otherwise go on reconnecting).
+    fn drop(&mut self) {
+        let (commands, subscriber) = (self.link.commands.clone(), self.link.subscriber.clone());
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(async move {
+                let _ = commands.quit().await;
+                let _ = subscriber.quit().await;
+            });
+        }
+    }
+}
+
 impl Tier {
     /// Connects to Redis in the background and returns at once: the
     /// replica serves whether or not Redis answers.
@@ -95,6 +112,11 @@ impl Tier {
         tier.series.up.set(0);
         super::keeper::spawn(&tier);
         Ok(tier)
+    }
+
+    /// The bound on one Redis call.
+    pub fn timeout(&self) -> Duration {
+        self.config.timeout
     }
 
     /// The config it runs with (a reload with another one starts anew).
@@ -215,7 +237,8 @@ impl Tier {
     /// failed: errors are never shared, but the waiters are told), releases
     /// the lock, and wakes the waiters on every replica.
     pub async fn fill(&self, token: &Digest, lock: Lock, answer: Option<(&Verdict, Duration)>) {
-        if !self.is_up() {
+        // Down, with no lock to give back: nobody waits on this replica.
+        if !self.is_up() && lock.0.is_none() {
             return;
         }
         let entry = self.keys.entry(token);
@@ -244,7 +267,8 @@ impl Tier {
             Value::from(self.keys.channel()),
             Value::Bytes(Bytes::from(message)),
         ];
-        let fill = FILL.evalsha_with_reload::<Value, _, _>(&self.link.commands, keys, args);
+        // The index first: an entry in Redis that the index does not name
+        // would escape its user's eviction.
         let index = async {
             if let (Some((Verdict::Active(p), _)), false) = (answer, sealed.is_empty()) {
                 let index = self.keys.user_index(&self.keys.user(&p.user));
@@ -260,7 +284,9 @@ impl Tier {
                 .await;
             }
         };
-        let _ = tokio::join!(self.call(fill), index);
+        index.await;
+        self.call(FILL.evalsha_with_reload::<Value, _, _>(&self.link.commands, keys, args))
+            .await;
     }
 
     /// Removes a token's shared entry and tells every replica; done once the
@@ -291,9 +317,12 @@ impl Tier {
         for done in futures_util::future::join_all(dels).await {
             done.ok_or_else(|| self.why())?;
         }
-        self.call(self.link.commands.del::<i64, _>(index))
-            .await
-            .ok_or_else(|| self.why())?;
+        // Only what was read: an entry added since stays named.
+        if !members.is_empty() {
+            self.call(self.link.commands.srem::<i64, _, _>(index, members))
+                .await
+                .ok_or_else(|| self.why())?;
+        }
         self.publish(b'U', &digest).await?;
         self.series.eviction("sent", "user");
         Ok(())
@@ -333,6 +362,11 @@ impl Tier {
             }
             None => false,
         }
+    }
+
+    /// This replica's random id (in the replicas' set and its echo).
+    pub(super) fn replica_id(&self) -> &str {
+        &self.replica
     }
 
     /// The channel this tier listens on.
@@ -385,12 +419,25 @@ impl Tier {
 
     /// One Redis call, bounded by `cluster.timeout`. A failure marks Redis
     /// down (logged once per outage) and wakes the keeper to bring it back.
+    ///
+    /// A call past the timeout is counted; three in a row mark Redis down
+    /// (one slow moment, a fork or an fsync, does not).
     pub(super) async fn call<T>(&self, call: impl Future<Output = Result<T, Error>>) -> Option<T> {
-        let why = match tokio::time::timeout(self.config.timeout, call).await {
-            Ok(Ok(v)) => return Some(v),
-            Ok(Err(e)) => e.to_string(),
-            Err(_) => format!("no answer within {:?}", self.config.timeout),
+        // fred's own timeout (the same) fires first and drops the command
+        // if it was not written yet; this one is the backstop.
+        let backstop = self.config.timeout + Duration::from_millis(25);
+        let (why, slow) = match tokio::time::timeout(backstop, call).await {
+            Ok(Ok(v)) => {
+                self.link.slow.store(0, Ordering::Relaxed);
+                return Some(v);
+            }
+            Ok(Err(e)) => (e.to_string(), *e.kind() == ErrorKind::Timeout),
+            Err(_) => (format!("no answer within {:?}", self.config.timeout), true),
         };
+        if slow && self.link.slow.fetch_add(1, Ordering::Relaxed) + 1 < SLOW_IN_A_ROW {
+            self.series.errors.inc();
+            return None;
+        }
         self.down(&why);
         None
     }
@@ -404,8 +451,10 @@ impl Tier {
                 error = why,
                 "Redis unreachable: this replica serves alone until it is back"
             );
+            // The keeper starts trying to come back now, not at its next
+            // heartbeat; while down it tries on its own schedule.
+            self.kick.notify_one();
         }
-        self.kick.notify_one();
     }
 }
 

@@ -122,6 +122,7 @@ impl CacheLayer {
     }
 
     fn evict_user_here(&self, user: &str) {
+        self.store.note_eviction();
         let user = user.to_owned();
         let matches = move |_: &Key, e: &life::Entry| matches!(&e.verdict, Verdict::Active(p) if p.user == user);
         // Registered closures run lazily inside moka; the entries stop serving now.

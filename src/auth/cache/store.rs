@@ -37,6 +37,9 @@ pub(super) struct Store {
     pub(super) detached: Arc<tokio::sync::Semaphore>,
     /// The shared tier behind this cache, with `[cluster]`.
     pub(super) tier: Option<Arc<Tier>>,
+    /// Evictions applied here so far: an answer learnt across one is not
+    /// shared (it may be what was just evicted).
+    evictions: std::sync::atomic::AtomicU64,
     config: CacheConfig,
 }
 
@@ -84,6 +87,7 @@ impl Store {
                 None => Digester::random(),
             },
             tier,
+            evictions: std::sync::atomic::AtomicU64::new(0),
             clock,
             entries,
             stale,
@@ -191,7 +195,7 @@ impl Store {
     /// provider call.
     async fn load_shared<S>(
         &self,
-        tier: &Tier,
+        tier: &Arc<Tier>,
         key: Key,
         token: Token,
         mut inner: S,
@@ -199,27 +203,50 @@ impl Store {
     where
         S: Service<Token, Response = Verdict, Error = ProviderError>,
     {
+        use std::sync::atomic::Ordering::Acquire;
+        let generation = self.evictions.load(Acquire);
+        let started = std::time::Instant::now();
+        let evicted_since = || self.evictions.load(Acquire) != generation;
         let lock = match tier.claim(&key).await {
-            Claim::Found(shared) => return Ok((self.entry_shared(shared), Source::Shared)),
+            Claim::Found(shared) if !evicted_since() => {
+                return Ok((self.entry_shared(shared), Source::Shared));
+            }
             Claim::Theirs(waiter) => match tier.wait(waiter).await {
-                Some(shared) => return Ok((self.entry_shared(shared), Source::Shared)),
-                None => crate::cluster::Lock::none(),
+                Some(shared) if !evicted_since() => {
+                    return Ok((self.entry_shared(shared), Source::Shared));
+                }
+                _ => crate::cluster::Lock::none(),
             },
+            Claim::Found(_) => crate::cluster::Lock::none(),
             Claim::Ours(lock) => lock,
             Claim::Skip => return Ok((self.entry_for(inner.call(token).await?), Source::Miss)),
         };
-        match inner.call(token).await {
-            Ok(verdict) => {
-                let entry = self.entry_for(verdict);
+        let spent = started.elapsed();
+        let answer = inner.call(token).await;
+        // An eviction while the provider was asked: this answer may be the
+        // one just evicted; it serves this request but is not shared.
+        let shared = match &answer {
+            Ok(verdict) if !evicted_since() => {
+                let entry = self.entry_for(verdict.clone());
                 let life = entry.until.saturating_duration_since(self.clock.instant());
-                tier.fill(&key, lock, Some((&entry.verdict, life))).await;
-                Ok((entry, Source::Miss))
+                Some((entry.verdict, life))
             }
-            Err(e) => {
-                tier.fill(&key, lock, None).await;
-                Err(e)
+            _ => None,
+        };
+        // The fill runs to its end on its own; this request waits for it
+        // only as long as its Redis budget allows, so a replica that answers
+        // has normally shared the answer already, and a slow Redis delays
+        // nobody past `cluster.timeout`.
+        let budget = tier.timeout().saturating_sub(spent);
+        let filling = tokio::spawn({
+            let tier = tier.clone();
+            async move {
+                let answer = shared.as_ref().map(|(v, life)| (v, *life));
+                tier.fill(&key, lock, answer).await;
             }
-        }
+        });
+        let _ = tokio::time::timeout(budget, filling).await;
+        Ok((self.entry_for(answer?), Source::Miss))
     }
 
     /// An in-process entry for another replica's answer: it answers until
@@ -229,12 +256,22 @@ impl Store {
         let cap = self.config.ttl.max(self.config.negative_ttl);
         let life = crate::cluster::remaining(&shared, cap);
         let mut entry = self.entry_for(shared.verdict);
-        entry.until = self.clock.instant() + life;
+        // Never past what this replica would give it itself (the token's
+        // `exp` by its own clock included).
+        entry.until = entry.until.min(self.clock.instant() + life);
         entry
+    }
+
+    /// Counts an eviction made here (by name, not by message).
+    pub(super) fn note_eviction(&self) {
+        self.evictions
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// Applies an eviction from the cluster: the entries stop answering now.
     pub(super) async fn apply(&self, eviction: Eviction) {
+        self.evictions
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
         match eviction {
             Eviction::Token(key) => {
                 if let Some(s) = &self.stale {
