@@ -84,13 +84,15 @@ impl Link {
             })
             .with_performance_config(|p| {
                 p.default_command_timeout = timeout;
-                // Every replica's answers arrive here: room for bursts, so
-                // that none is dropped (a drop means a catch-up).
-                p.broadcast_channel_capacity = 16_384;
             })
             // Forever, from 50 ms to 1 s apart.
             .set_policy(ReconnectPolicy::new_exponential(0, 50, 1000, 2));
         let commands = builder.build().map_err(|e| format!("Redis client: {e}"))?;
+        // Every replica's answers arrive on the subscriber: room for bursts,
+        // so that none is dropped (a drop means a catch-up). Each of its
+        // event channels gets this capacity; at 1024 the idle RSS grew by
+        // 8 MB, at 256 by nothing measurable.
+        builder.with_performance_config(|p| p.broadcast_channel_capacity = 256);
         let subscriber = builder
             .build_subscriber_client()
             .map_err(|e| format!("Redis client: {e}"))?;
