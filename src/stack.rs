@@ -4,9 +4,11 @@ use std::sync::Arc;
 
 use tower::ServiceBuilder;
 
+use crate::auth::budget::Budgets;
 use crate::auth::cache::CacheLayer;
 use crate::cluster::Tier;
 use crate::config::Config;
+use crate::core::budget::ProviderGate;
 use crate::core::headers::Spoofable;
 use crate::layers::access::{AccessLayer, AccessLog};
 use crate::layers::auth::{AuthLayer, AuthService};
@@ -26,6 +28,8 @@ pub struct Gateway {
     pub service: GatewayService,
     /// The validation cache (for eviction).
     pub cache: CacheLayer,
+    /// The budgets of provider calls (`[limits]`), if any.
+    pub budgets: Option<Arc<Budgets>>,
     /// The provider clients (for prefetching metadata).
     pub providers: ProviderSet,
     /// Every metric series.
@@ -108,6 +112,15 @@ pub fn rebuild(config: Arc<Config>, previous: Option<&Gateway>) -> Gateway {
             None => CacheLayer::with_metrics(&config.cache, metrics.clone()),
         },
     };
+    // The budgets: the running ones while `[limits]` and the shared tier
+    // stay the same (their counts survive a reload), else new ones.
+    let budgets = match previous.and_then(|g| g.budgets.clone()) {
+        Some(b) if *b.limits() == config.limits && same_tier(previous.expect("had budgets")) => {
+            Some(b)
+        }
+        _ => Budgets::new(&config.limits, tier.clone(), metrics.clone()),
+    };
+    let providers = providers.with_gate(budgets.clone().map(|b| b as Arc<dyn ProviderGate>));
     let mut spoofable = vec![&config.upstream.identity_header];
     spoofable.extend(config.upstream.email_header.as_ref());
     spoofable.extend(config.upstream.shared_secret.as_ref().map(|(h, _)| h));
@@ -134,12 +147,14 @@ pub fn rebuild(config: Arc<Config>, previous: Option<&Gateway>) -> Gateway {
             providers.clone(),
             cache.clone(),
             metrics.clone(),
+            budgets.clone(),
         ))
         // 4. Forward with the hand-off the decision asks for.
         .service(Proxy::new(&config, metrics.clone()));
     Gateway {
         service,
         cache,
+        budgets,
         providers,
         metrics,
         config,

@@ -3,7 +3,9 @@
 //! these per request is `layers::auth`.
 
 pub mod api_key;
+pub mod budget;
 pub mod cache;
+pub mod client_addr;
 pub mod credential;
 pub mod directory;
 pub mod route;

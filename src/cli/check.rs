@@ -144,6 +144,7 @@ pub fn summary(c: &Config) -> String {
         humantime::format_duration(c.cache.stale_if_error)
     );
     cluster_summary(&mut s, c.cluster.as_deref());
+    limits_summary(&mut s, c);
     for r in &c.routes {
         let methods = r
             .methods
@@ -172,6 +173,49 @@ pub fn summary(c: &Config) -> String {
         );
     }
     s
+}
+
+/// `[limits]` and the proxies whose `X-Forwarded-For` names the client.
+fn limits_summary(s: &mut String, c: &Config) {
+    let l = &c.limits;
+    match l.per_client {
+        Some(rate) => {
+            let _ = writeln!(
+                s,
+                "limits          {rate} new tokens per client, burst {}",
+                l.burst
+            );
+        }
+        None => {
+            let _ = writeln!(s, "limits          none per client");
+        }
+    }
+    for (name, rate) in &l.providers {
+        let _ = writeln!(s, "  provider {name}  at most {rate} calls");
+    }
+    if l.any() {
+        let shared = if c.cluster.is_some() {
+            "shared by every replica through [cluster]"
+        } else {
+            "counted by this replica alone"
+        };
+        let _ = writeln!(s, "  counts        {shared}");
+    }
+    let proxies: Vec<String> = c
+        .server
+        .trusted_proxies
+        .iter()
+        .map(ToString::to_string)
+        .collect();
+    let _ = writeln!(
+        s,
+        "trusted proxies {}",
+        if proxies.is_empty() {
+            "none (the client is the connection's peer)".to_owned()
+        } else {
+            proxies.join(", ")
+        }
+    );
 }
 
 /// `[cluster]`: where Redis is and what kind of deployment the URLs name;

@@ -92,12 +92,18 @@ impl Keys {
         &self.replicas
     }
 
-    fn name(&self, parts: &[&[u8]]) -> Digest {
+    /// A keyed digest of `parts` under the names key.
+    pub(super) fn name(&self, parts: &[&[u8]]) -> Digest {
         let mut mac = self.names.clone();
         for p in parts {
             mac.update(p);
         }
         mac.finalize().into_bytes().into()
+    }
+
+    /// A Redis key under the prefix: `{prefix}{kind}:{b64 of a keyed digest}`.
+    pub(super) fn named(&self, kind: &str, parts: &[&[u8]]) -> String {
+        format!("{}{kind}:{}", self.prefix, b64(&self.name(parts)))
     }
 
     fn short(&self, label: &[u8]) -> String {

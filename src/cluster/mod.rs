@@ -13,6 +13,7 @@ mod keys;
 mod link;
 mod scripts;
 mod seal;
+mod spend;
 mod tier;
 mod waiters;
 

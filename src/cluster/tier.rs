@@ -63,7 +63,7 @@ impl Lock {
 
 /// The shared tier.
 pub struct Tier {
-    keys: Keys,
+    pub(super) keys: Keys,
     pub(super) link: Link,
     pub(super) waiters: Waiters,
     pub(super) series: ClusterSeries,

@@ -43,6 +43,7 @@ pub struct RawServer {
     pub shutdown_timeout: Option<String>,
     pub tls_cert_file: Option<String>,
     pub tls_key_file: Option<String>,
+    pub trusted_proxies: Option<Vec<String>>,
 }
 
 /// `[upstream]`
@@ -97,6 +98,22 @@ pub struct RawCache {
     pub ttl: Option<String>,
     pub negative_ttl: Option<String>,
     pub stale_if_error: Option<String>,
+}
+
+/// `[limits]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawLimits {
+    pub new_tokens_per_client: Option<String>,
+    pub new_tokens_burst: Option<u64>,
+    pub providers: Option<BTreeMap<String, RawProviderLimit>>,
+}
+
+/// `[limits.providers.NAME]`
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawProviderLimit {
+    pub calls: Option<String>,
 }
 
 /// `[cluster]`
@@ -202,6 +219,7 @@ pub const SECTIONS: &[&str] = &[
     "auth",
     "cache",
     "cluster",
+    "limits",
     "providers",
     "directory",
     "api_keys",

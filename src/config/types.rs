@@ -28,6 +28,8 @@ pub struct Config {
     pub cache: Cache,
     /// `[cluster]`, when replicas share through Redis.
     pub cluster: Option<Arc<Cluster>>,
+    /// `[limits]`: budgets of provider calls.
+    pub limits: Limits,
     /// `[providers.*]`, by name.
     pub providers: BTreeMap<String, Arc<Provider>>,
     /// `[directory]`
@@ -62,6 +64,8 @@ pub struct Server {
     /// HTTP/1.1 path (`server.fast_http1`, default true; the environment
     /// variable `RESTGATE_FAST_HTTP1=0` turns it off whatever the file says).
     pub fast_http1: bool,
+    /// Peers whose `X-Forwarded-For` names the client (`server.trusted_proxies`).
+    pub trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// How an authenticated request is handed to the upstream.
@@ -163,6 +167,48 @@ pub struct Cache {
     pub negative_ttl: Duration,
     /// How long after its life a positive entry may still serve while providers fail.
     pub stale_if_error: Duration,
+}
+
+/// `[limits]`: how many provider calls a client may cause, and how many a
+/// provider may receive.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Limits {
+    /// Provider calls one client address may cause (cache misses).
+    pub per_client: Option<Rate>,
+    /// How many of them may come at once, beyond the rate.
+    pub burst: u32,
+    /// Provider calls each named provider may receive, all replicas
+    /// together, over any rolling window of the rate's period.
+    pub providers: BTreeMap<String, Rate>,
+}
+
+impl Limits {
+    /// Whether any limit is set.
+    pub fn any(&self) -> bool {
+        self.per_client.is_some() || !self.providers.is_empty()
+    }
+}
+
+/// A rate: `count` per `per` (`"60/min"`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// How many.
+    pub count: u32,
+    /// Per how long.
+    pub per: Duration,
+}
+
+impl std::fmt::Display for Rate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let unit = match self.per.as_secs() {
+            1 => "s",
+            60 => "min",
+            3600 => "h",
+            86400 => "day",
+            _ => return write!(f, "{}/{}s", self.count, self.per.as_secs()),
+        };
+        write!(f, "{}/{unit}", self.count)
+    }
 }
 
 /// `[cluster]`: the Redis the replicas share, and the key that seals it.

@@ -71,6 +71,9 @@ pub enum GatewayError {
     /// The local directory could not be asked.
     #[error("directory lookup failed")]
     DirectoryUnavailable,
+    /// Over a budget of provider calls: no provider was asked.
+    #[error("rate limited: {0}")]
+    RateLimited(crate::core::budget::Limited),
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(&'static str),
@@ -194,6 +197,19 @@ impl GatewayError {
                 "the user directory could not be reached; retry later",
                 C::None,
             ),
+            E::RateLimited(l) => r(
+                StatusCode::TOO_MANY_REQUESTS,
+                "rate_limited",
+                match l.reason {
+                    crate::core::budget::LimitReason::Client => {
+                        "too many new tokens from this client; retry later"
+                    }
+                    crate::core::budget::LimitReason::Provider => {
+                        "the identity provider's call budget is spent; retry later"
+                    }
+                },
+                C::None,
+            ),
             E::Internal(_) => r(
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "internal_error",
@@ -211,6 +227,10 @@ impl GatewayError {
     /// The reason code for logs and metrics (never a secret).
     pub fn reason(&self) -> &'static str {
         match self {
+            GatewayError::RateLimited(l) => match l.reason {
+                crate::core::budget::LimitReason::Client => "rate_limited_client",
+                crate::core::budget::LimitReason::Provider => "rate_limited_provider",
+            },
             GatewayError::InvalidToken(r) => r.as_str(),
             GatewayError::Forbidden(what) => what,
             other => other.render().code,
@@ -247,6 +267,11 @@ impl GatewayError {
         }
         if rendered.status == StatusCode::SERVICE_UNAVAILABLE {
             h.insert(header::RETRY_AFTER, HeaderValue::from(RETRY_AFTER_SECS));
+        }
+        if let GatewayError::RateLimited(l) = &self {
+            // Whole seconds, rounded up: never earlier than the budget allows.
+            let secs = l.retry_after.as_millis().div_ceil(1000).max(1) as u64;
+            h.insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         res
     }

@@ -2,6 +2,7 @@
 //! token, the principal a credential acts as (or why it is refused), the
 //! clock, canonical paths, and why restgate answers a request itself.
 
+pub mod budget;
 pub mod clock;
 pub mod error;
 pub mod headers;

@@ -14,7 +14,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::auth::api_key::{ApiKeys, KeyRefusal};
-use crate::auth::cache::{CacheLayer, CachedValidator, Source};
+use crate::auth::budget::Budgets;
+use crate::auth::cache::{Admission, CacheLayer, CachedValidator, Source};
+use crate::auth::client_addr::client_ip;
 use crate::auth::credential::{Classifier, Credential, class_name};
 use crate::auth::directory::DirectoryClient;
 use crate::auth::route::RouteTable;
@@ -25,6 +27,7 @@ use crate::core::path::canonicalize;
 use crate::core::principal::{Handoff, Principal, Verdict};
 use crate::core::token::Token;
 use crate::providers::ProviderSet;
+use crate::proxy::forward::Peer;
 use crate::telemetry::metrics::Metrics;
 use crate::telemetry::note::{REQUEST_ID, RequestNote};
 
@@ -39,6 +42,10 @@ pub struct AuthState {
     validator: CachedValidator<ProviderSet>,
     api_keys: ApiKeys,
     directory: DirectoryClient,
+    /// The budgets of provider calls, with `[limits]`.
+    budgets: Option<Arc<Budgets>>,
+    /// Peers whose `X-Forwarded-For` names the client.
+    trusted_proxies: Vec<ipnet::IpNet>,
 }
 
 /// Builds [`AuthService`]s.
@@ -56,8 +63,11 @@ impl AuthLayer {
         providers: ProviderSet,
         cache: CacheLayer,
         metrics: Arc<Metrics>,
+        budgets: Option<Arc<Budgets>>,
     ) -> Self {
         let state = AuthState {
+            budgets,
+            trusted_proxies: config.server.trusted_proxies.clone(),
             metrics,
             enabled: config.auth.enabled,
             routes: RouteTable::new(&config.routes, &config.auth.protected_paths),
@@ -123,7 +133,10 @@ where
         Box::pin(async move {
             let mut cache = None;
             let decided = match state.begin(req.method(), req.uri(), req.headers()) {
-                Ok(next) => state.finish(next, &mut cache).await,
+                Ok(next) => {
+                    let peer = req.extensions().get::<Peer>();
+                    state.finish(next, &mut cache, peer, req.headers()).await
+                }
                 Err(e) => Err(e),
             };
             state.audit(&decided, cache, req.headers());
@@ -230,16 +243,28 @@ impl AuthState {
         &self,
         next: Next<'_>,
         cache: &mut Option<Source>,
+        peer: Option<&Peer>,
+        headers: &HeaderMap,
     ) -> Result<Handoff, GatewayError> {
         let (principal, route) = match next {
             Next::Done(h) => return Ok(h),
             Next::Resolve(p, route) => (p, route),
             Next::Validate(token, route) => {
-                let lookup = self
-                    .validator
-                    .lookup(token)
-                    .await
-                    .map_err(|e| GatewayError::ProviderUnavailable(e))?;
+                // Asked for on a miss only: a hit reads no address.
+                let admission = || {
+                    let budgets = self.budgets.clone()?;
+                    let peer = peer?.ip.to_str().ok()?.parse().ok()?;
+                    let client = client_ip(peer, headers, &self.trusted_proxies);
+                    Some(Admission { budgets, client })
+                };
+                let lookup =
+                    self.validator
+                        .lookup_for(token, admission)
+                        .await
+                        .map_err(|e| match e.limited() {
+                            Some(l) => GatewayError::RateLimited(l),
+                            None => GatewayError::ProviderUnavailable(e),
+                        })?;
                 tracing::trace!(cache = lookup.source.as_str(), "Token looked up");
                 *cache = Some(lookup.source);
                 if lookup.source == Source::Stale {

@@ -39,6 +39,9 @@ pub enum ProviderErrorKind {
     /// `max_concurrent` calls were in flight for the whole timeout.
     #[error("too many calls in flight")]
     Overloaded,
+    /// A budget of provider calls is spent: the provider was not asked.
+    #[error("{0}")]
+    RateLimited(crate::core::budget::Limited),
 }
 
 impl ProviderError {
@@ -59,6 +62,15 @@ impl ProviderError {
             ProviderErrorKind::ClientRejected(_) => "client_rejected",
             ProviderErrorKind::Garbage(_) => "garbage",
             ProviderErrorKind::Overloaded => "overloaded",
+            ProviderErrorKind::RateLimited(_) => "rate_limited",
+        }
+    }
+
+    /// The budget that stopped this call, if one did.
+    pub fn limited(&self) -> Option<crate::core::budget::Limited> {
+        match self.kind {
+            ProviderErrorKind::RateLimited(l) => Some(l),
+            _ => None,
         }
     }
 }

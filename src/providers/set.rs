@@ -8,13 +8,14 @@ use std::task::{Context, Poll};
 
 use serde_json::{Map, Value};
 
-use super::answer::{Answer, ProviderError};
+use super::answer::{Answer, ProviderError, ProviderErrorKind};
 use super::client::ProviderClient;
 use super::health::Condition;
 use super::http::{client_builder, http_client, http_client_trusting};
 use super::mapping::map_claims;
 use super::route::{Route, Router};
 use crate::config::Config;
+use crate::core::budget::ProviderGate;
 use crate::core::clock::unix_now;
 use crate::core::principal::{Refusal, Verdict};
 use crate::core::token::Token;
@@ -24,6 +25,8 @@ use crate::telemetry::metrics::Metrics;
 #[derive(Debug, Clone)]
 pub struct ProviderSet {
     router: Arc<Router>,
+    /// The provider ceilings (`[limits.providers]`) a call passes first.
+    gate: Option<Arc<dyn ProviderGate>>,
 }
 
 // === impl ProviderSet ===
@@ -66,6 +69,15 @@ impl ProviderSet {
             .collect();
         ProviderSet {
             router: Arc::new(Router::new(all, &ordered)),
+            gate: None,
+        }
+    }
+
+    /// The same providers, each call passing `gate` first.
+    pub fn with_gate(&self, gate: Option<Arc<dyn ProviderGate>>) -> Self {
+        ProviderSet {
+            router: self.router.clone(),
+            gate,
         }
     }
 
@@ -115,9 +127,10 @@ impl ProviderSet {
         token: &Token,
         seen: &mut Seen<'_>,
     ) -> Result<Verdict, ProviderError> {
+        let gate = self.gate.as_deref();
         match self.route(token) {
             Route::Issuer { provider, .. } | Route::Prefix { provider, .. } => {
-                ask(provider, token, seen).await
+                gated(gate, provider, token, seen).await
             }
             Route::UnknownIssuer {
                 iss,
@@ -128,7 +141,7 @@ impl ProviderSet {
                 for c in discovered {
                     match c.discovered_issuer().await {
                         Ok(found) if found.is_some() && found == iss => {
-                            return ask(c, token, seen).await;
+                            return gated(gate, c, token, seen).await;
                         }
                         Ok(_) => {}
                         Err(e) => {
@@ -140,10 +153,10 @@ impl ProviderSet {
                 // Fail closed: it may have been that provider's token.
                 match failure {
                     Some(e) => Err(e),
-                    None => first_active(issuerless, token, seen).await,
+                    None => first_active(gate, issuerless, token, seen).await,
                 }
             }
-            Route::Opaque { providers } => first_active(providers, token, seen).await,
+            Route::Opaque { providers } => first_active(gate, providers, token, seen).await,
         }
     }
 }
@@ -166,10 +179,27 @@ pub async fn ask(
     })
 }
 
+/// [`ask`] after the provider's ceiling admits the call; over it, the
+/// provider is not asked and the answer is `RateLimited`.
+async fn gated(
+    gate: Option<&dyn ProviderGate>,
+    client: &ProviderClient,
+    token: &Token,
+    seen: &mut Seen<'_>,
+) -> Result<Verdict, ProviderError> {
+    if let Some(gate) = gate {
+        gate.admit(client.name()).await.map_err(|l| {
+            ProviderError::new(&client.config.name, ProviderErrorKind::RateLimited(l))
+        })?;
+    }
+    ask(client, token, seen).await
+}
+
 /// Asks `providers` in order until one says active. If none does and one
 /// failed, the failure is the answer (fail closed: it might have been that
 /// provider's token); with none to ask, the token is no provider's.
 async fn first_active(
+    gate: Option<&dyn ProviderGate>,
     providers: &[Arc<ProviderClient>],
     token: &Token,
     seen: &mut Seen<'_>,
@@ -180,7 +210,7 @@ async fn first_active(
     let mut failure = None;
     let mut refusal = Refusal::Inactive;
     for client in providers {
-        match ask(client, token, seen).await {
+        match gated(gate, client, token, seen).await {
             Ok(Verdict::Active(p)) => return Ok(Verdict::Active(p)),
             Ok(Verdict::Refused(r)) => {
                 // A mapping refusal says more than "inactive" elsewhere.
@@ -189,7 +219,9 @@ async fn first_active(
                 }
             }
             Err(e) => {
-                tracing::warn!(provider = %client.name(), error = %e, "Provider call failed");
+                if e.limited().is_none() {
+                    tracing::warn!(provider = %client.name(), error = %e, "Provider call failed");
+                }
                 failure.get_or_insert(e);
             }
         }

@@ -112,10 +112,16 @@ fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
 /// states only: no token, secret or user appears here.
 fn status(state: &AdminState) -> Response<Full<Bytes>> {
     let gw = state.current.load();
+    let mut providers = gw.providers.status();
+    if let (Some(budgets), Some(all)) = (&gw.budgets, providers.as_object_mut()) {
+        for (name, p) in all.iter_mut() {
+            p["budget_left"] = json!(budgets.left(name));
+        }
+    }
     json_reply(
         StatusCode::OK,
         json!({
-            "providers": gw.providers.status(),
+            "providers": providers,
             "cache": {
                 "entries": gw.cache.len(),
                 "hit_ratio": gw.metrics.cache_hit_ratio(),

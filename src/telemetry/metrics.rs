@@ -68,6 +68,13 @@ pub struct ProviderErrorLabels {
     pub kind: &'static str,
 }
 
+/// `restgate_limited_total`
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct LimitedLabels {
+    /// `client` or `provider`: whose budget was spent.
+    pub reason: &'static str,
+}
+
 /// Counter handles of one family, found per request by a short scan without
 /// the family's lock or hashing; a label set seen for the first time is added
 /// (copy on write). The label vocabularies are small and fixed, so the list is.
@@ -118,6 +125,10 @@ pub struct Metrics {
     pub upstream_latency: Histogram,
     /// The shared tier's series (`restgate_cluster_*`).
     pub cluster: super::cluster::ClusterSeries,
+    /// Requests refused over a budget, by whose.
+    pub limited: Family<LimitedLabels, Counter>,
+    /// Calls left in each provider's window.
+    pub budget_left: Family<ProviderLabels, Gauge>,
     hot_requests: Handles<RequestLabels>,
     hot_decisions: Handles<DecisionLabels>,
     hot_lookups: Handles<CacheLabels>,
@@ -172,8 +183,22 @@ impl Metrics {
             upstream_latency.clone(),
         );
         let cluster = super::cluster::ClusterSeries::register(&mut registry);
+        let limited = Family::default();
+        registry.register(
+            "limited",
+            "Requests refused with 429 over a budget of provider calls, by whose budget",
+            limited.clone(),
+        );
+        let budget_left = Family::default();
+        registry.register(
+            "provider_budget_left",
+            "Calls left in the provider's window ([limits.providers])",
+            budget_left.clone(),
+        );
         Arc::new(Metrics {
             cluster,
+            limited,
+            budget_left,
             registry,
             requests,
             decisions,
@@ -250,6 +275,20 @@ impl Metrics {
         let served = count("hit") + count("shared") + count("coalesced") + count("stale");
         let total = served + count("miss");
         (total > 0).then(|| served as f64 / total as f64)
+    }
+
+    /// Counts a request refused over a budget.
+    pub fn limited(&self, reason: &'static str) {
+        self.limited.get_or_create(&LimitedLabels { reason }).inc();
+    }
+
+    /// The gauge of calls left to `provider`.
+    pub fn provider_budget_left(&self, provider: &str) -> Gauge {
+        self.budget_left
+            .get_or_create(&ProviderLabels {
+                provider: provider.to_owned(),
+            })
+            .clone()
     }
 
     /// Counts a cache lookup.

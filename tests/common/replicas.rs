@@ -57,6 +57,7 @@ pub async fn replica(idp: &FakeIdp, up: &RecordingUpstream, cluster: &str) -> Sp
 }
 
 /// Starts `n` replicas sharing `urls` under one key.
+#[allow(dead_code, reason = "each test binary uses part of this fixture")]
 pub async fn replicas(
     n: usize,
     idp: &FakeIdp,
@@ -84,6 +85,7 @@ pub async fn status(r: &Spawned) -> Value {
 }
 
 /// The text of `/metrics`.
+#[allow(dead_code, reason = "each test binary uses part of this fixture")]
 pub async fn metrics(r: &Spawned) -> String {
     let res = send_to(admin(r), "GET", "/metrics", &[], Bytes::new()).await;
     String::from_utf8(res.body.to_vec()).unwrap()
@@ -119,6 +121,7 @@ pub async fn wait_connected(r: &Spawned, want: bool) {
 
 /// Waits until `f` holds for the replica's metrics, at most `within`;
 /// returns how long it took.
+#[allow(dead_code, reason = "each test binary uses part of this fixture")]
 pub async fn wait_metric(r: &Spawned, within: Duration, f: impl Fn(&str) -> bool) -> Duration {
     let start = Instant::now();
     loop {
@@ -135,6 +138,7 @@ pub async fn wait_metric(r: &Spawned, within: Duration, f: impl Fn(&str) -> bool
 }
 
 /// `POST /cache/evict` with this JSON body: the status and the answer.
+#[allow(dead_code, reason = "each test binary uses part of this fixture")]
 pub async fn evict(r: &Spawned, body: Value) -> (u16, Value) {
     let res = send_to(
         admin(r),

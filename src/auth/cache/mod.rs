@@ -43,6 +43,7 @@ use crate::telemetry::metrics::Metrics;
 pub use self::clock::{Clock, ManualClock, Now};
 pub use self::key::{Key, KeyHasher};
 pub use self::lookup::{Lookup, Source};
+pub use self::store::Admission;
 
 /// Wraps a token validator with the cache.
 #[derive(Clone)]
@@ -202,11 +203,23 @@ where
     /// of [`Service::call`]: a live entry, the common case, answers with no
     /// clone of the provider service.
     pub async fn lookup(&self, token: Token) -> Result<Lookup, Arc<ProviderError>> {
+        self.lookup_for(token, || None).await
+    }
+
+    /// [`lookup`](Self::lookup) for a client: a provider call spends the
+    /// budget `admission` names. It is only asked for on a miss, so a hit
+    /// costs nothing of it.
+    pub async fn lookup_for(
+        &self,
+        token: Token,
+        admission: impl FnOnce() -> Option<Admission>,
+    ) -> Result<Lookup, Arc<ProviderError>> {
         let key = self.cache.key(&token);
         let missing = match self.cache.store.hit(&key).await {
             Ok(hit) => return Ok(hit),
             Err(missing) => missing,
         };
+        let admission = admission();
         let mut inner = self.inner.clone();
         std::future::poll_fn(|cx| inner.poll_ready(cx))
             .await
@@ -214,7 +227,7 @@ where
         // Boxed: the miss path's state is kilobytes, and a future carries the
         // size of its largest state; inline, every hit would move it around.
         let store = self.cache.store.clone();
-        Box::pin(store.miss(inner, key, token, missing)).await
+        Box::pin(store.miss(inner, key, token, missing, admission)).await
     }
 }
 
@@ -240,7 +253,7 @@ where
         Box::pin(async move {
             match store.hit(&key).await {
                 Ok(hit) => Ok(hit),
-                Err(missing) => store.miss(inner, key, token, missing).await,
+                Err(missing) => store.miss(inner, key, token, missing, None).await,
             }
         })
     }

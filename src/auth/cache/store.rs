@@ -11,12 +11,37 @@ use super::clock::Clock;
 use super::key::{BuildKeyHasher, Digester, Key};
 use super::life::{self, Entry, MokaTimer};
 use super::lookup::{Lookup, Source};
+use std::net::IpAddr;
+
+use crate::auth::budget::Budgets;
 use crate::cluster::{Claim, Eviction, Shared, Tier};
 use crate::config::Cache as CacheConfig;
+use crate::core::budget::LimitReason;
 use crate::core::principal::{Principal, Verdict};
 use crate::core::token::Token;
 use crate::providers::{ProviderError, ProviderErrorKind};
 use crate::telemetry::metrics::Metrics;
+
+/// What a fill answers: the entry and where it came from, or the failure.
+type Filled = Result<(moka::Entry<Key, Entry>, Source), Arc<ProviderError>>;
+
+/// The budget a request's provider call spends: its client's.
+#[derive(Clone)]
+pub struct Admission {
+    /// The budgets of the running config.
+    pub budgets: Arc<Budgets>,
+    /// The client address (see `client_addr`).
+    pub client: IpAddr,
+}
+
+/// Spends the client's budget, if there is one to spend.
+async fn admit(admission: Option<&Admission>) -> Result<(), ProviderError> {
+    let Some(a) = admission else { return Ok(()) };
+    a.budgets
+        .admit_client(a.client)
+        .await
+        .map_err(|l| ProviderError::new(&Arc::from("-"), ProviderErrorKind::RateLimited(l)))
+}
 
 /// Most validations that run on after their client left.
 pub(super) const MAX_DETACHED: usize = 1024;
@@ -122,57 +147,39 @@ impl Store {
     /// in the request and ends with it.
     pub(super) async fn miss<S>(
         self: Arc<Self>,
-        mut inner: S,
+        inner: S,
         key: Key,
         token: Token,
         missing: Missing,
+        admission: Option<Admission>,
     ) -> Result<Lookup, Arc<ProviderError>>
     where
-        S: Service<Token, Response = Verdict, Error = ProviderError> + Send + 'static,
+        S: Service<Token, Response = Verdict, Error = ProviderError> + Clone + Send + 'static,
         S::Future: Send + 'static,
     {
-        let fill = {
-            let store = self.clone();
-            async move {
-                let mut origin = Source::Miss;
-                if missing == Missing::Ended {
-                    store.remove_if_ended(key).await;
-                }
-                let load = async {
-                    let (entry, from) = match &store.tier {
-                        Some(tier) => store.load_shared(tier, key, token, inner).await?,
-                        None => (store.entry_for(inner.call(token).await?), Source::Miss),
-                    };
-                    origin = from;
-                    Ok::<_, ProviderError>(entry)
-                };
-                let filled = store.entries.entry(key).or_try_insert_with(load).await;
-                // With the fill, not the request: it happens even when the
-                // client has left.
-                if let Some(entry) = filled.as_ref().ok().filter(|e| e.is_fresh()) {
-                    store.remember_for_errors(key, entry.value());
-                    store
-                        .metrics
-                        .cache_entries
-                        .set(store.entries.entry_count() as i64);
-                }
-                filled.map(|e| (e, origin))
+        let mut missing = missing;
+        let mut retried = false;
+        let (filled, _) = loop {
+            let (filled, loaded) = self
+                .clone()
+                .fill(
+                    inner.clone(),
+                    key,
+                    token.clone(),
+                    missing,
+                    admission.clone(),
+                )
+                .await;
+            // Joined another client's provider call that its own budget
+            // stopped: this request has a budget of its own.
+            let someone_elses = matches!(&filled, Err(e) if !loaded
+                && e.limited().is_some_and(|l| l.reason == LimitReason::Client));
+            if someone_elses && !retried {
+                retried = true;
+                missing = Missing::Absent;
+                continue;
             }
-        };
-        let filled = match self.detached.clone().try_acquire_owned() {
-            Ok(permit) => tokio::spawn(async move {
-                let _permit = permit;
-                fill.await
-            })
-            .await
-            // A panic in a provider's code: a provider failure (503).
-            .unwrap_or_else(|_| {
-                Err(Arc::new(ProviderError::new(
-                    &Arc::from("-"),
-                    ProviderErrorKind::Garbage("the validation task failed"),
-                )))
-            }),
-            Err(_) => fill.await,
+            break (filled, loaded);
         };
         let (verdict, source) = match filled {
             Ok((entry, origin)) => {
@@ -189,6 +196,76 @@ impl Store {
         Ok(Lookup { verdict, source })
     }
 
+    /// One provider call (coalesced with any in flight for the same key)
+    /// and the fill, as a task of its own when there is room; with whether
+    /// this request's own load ran (rather than joining another's).
+    async fn fill<S>(
+        self: Arc<Self>,
+        mut inner: S,
+        key: Key,
+        token: Token,
+        missing: Missing,
+        admission: Option<Admission>,
+    ) -> (Filled, bool)
+    where
+        S: Service<Token, Response = Verdict, Error = ProviderError> + Send + 'static,
+        S::Future: Send + 'static,
+    {
+        let fill = {
+            let store = self.clone();
+            async move {
+                let mut origin = Source::Miss;
+                let mut loaded = false;
+                if missing == Missing::Ended {
+                    store.remove_if_ended(key).await;
+                }
+                let load = async {
+                    loaded = true;
+                    let (entry, from) = match &store.tier {
+                        Some(tier) => {
+                            store
+                                .load_shared(tier, key, token, inner, admission.as_ref())
+                                .await?
+                        }
+                        None => {
+                            admit(admission.as_ref()).await?;
+                            (store.entry_for(inner.call(token).await?), Source::Miss)
+                        }
+                    };
+                    origin = from;
+                    Ok::<_, ProviderError>(entry)
+                };
+                let filled = store.entries.entry(key).or_try_insert_with(load).await;
+                // With the fill, not the request: it happens even when the
+                // client has left.
+                if let Some(entry) = filled.as_ref().ok().filter(|e| e.is_fresh()) {
+                    store.remember_for_errors(key, entry.value());
+                    store
+                        .metrics
+                        .cache_entries
+                        .set(store.entries.entry_count() as i64);
+                }
+                (filled.map(|e| (e, origin)), loaded)
+            }
+        };
+        match self.detached.clone().try_acquire_owned() {
+            Ok(permit) => tokio::spawn(async move {
+                let _permit = permit;
+                fill.await
+            })
+            .await
+            // A panic in a provider's code: a provider failure (503).
+            .unwrap_or_else(|_| {
+                let failed = ProviderError::new(
+                    &Arc::from("-"),
+                    ProviderErrorKind::Garbage("the validation task failed"),
+                );
+                (Err(Arc::new(failed)), true)
+            }),
+            Err(_) => fill.await,
+        }
+    }
+
     /// An in-process miss with a shared tier: the shared answer, or another
     /// replica's answer waited for, or this replica's own provider call,
     /// shared once made. Redis failing at any step makes it the plain
@@ -199,6 +276,7 @@ impl Store {
         key: Key,
         token: Token,
         mut inner: S,
+        admission: Option<&Admission>,
     ) -> Result<(Entry, Source), ProviderError>
     where
         S: Service<Token, Response = Verdict, Error = ProviderError>,
@@ -219,8 +297,18 @@ impl Store {
             },
             Claim::Found(_) => crate::cluster::Lock::none(),
             Claim::Ours(lock) => lock,
-            Claim::Skip => return Ok((self.entry_for(inner.call(token).await?), Source::Miss)),
+            Claim::Skip => {
+                admit(admission).await?;
+                return Ok((self.entry_for(inner.call(token).await?), Source::Miss));
+            }
         };
+        if let Err(limited) = admit(admission).await {
+            // Over budget with the lock: give it back, and let the waiters
+            // (other clients, perhaps) ask for themselves.
+            let tier = tier.clone();
+            tokio::spawn(async move { tier.fill(&key, lock, None).await });
+            return Err(limited);
+        }
         let spent = started.elapsed();
         let answer = inner.call(token).await;
         // An eviction while the provider was asked: this answer may be the

@@ -76,6 +76,7 @@ impl Cx {
         let cache: raw::RawCache = self.opt_section("cache", get("cache"));
         let cluster: Option<raw::RawCluster> =
             get("cluster").and_then(|v| self.section(&KeyPath::root("cluster"), v));
+        let limits: raw::RawLimits = self.opt_section("limits", get("limits"));
         let directory: raw::RawDirectory = self.opt_section("directory", get("directory"));
 
         let providers = self.providers(get("providers"), base);
@@ -93,6 +94,7 @@ impl Cx {
             server: self.server(&server, base),
             upstream,
             cache: self.cache(&cache),
+            limits: self.limits(&limits, &providers),
             cluster: cluster.and_then(|c| self.cluster(&c, base)).map(Arc::new),
             directory,
             api_keys: self.api_keys(get("api_keys")),
@@ -121,6 +123,7 @@ mod errors;
 mod fill;
 mod keys;
 mod kinds;
+mod limits;
 mod oidc;
 mod parts;
 mod presets;

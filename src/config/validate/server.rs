@@ -72,6 +72,8 @@ impl Cx {
             max_header_bytes: max_header_bytes.clamp(8192, 1 << 20) as usize,
             tls,
             max_connections: self.positive(&p.key("max_connections"), raw.max_connections, 10_000),
+            trusted_proxies: self
+                .trusted_proxies(&p.key("trusted_proxies"), raw.trusted_proxies.as_deref()),
             fast_http1: raw.fast_http1.unwrap_or(true)
                 && std::env::var_os("RESTGATE_FAST_HTTP1").is_none_or(|v| v != "0"),
             shutdown_timeout: self.duration(
