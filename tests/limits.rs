@@ -290,3 +290,83 @@ async fn replicas_sharing_redis_limit_a_client_as_one_and_alone_without_it() {
     );
     assert!(alone > 0, "the replicas' own budgets admitted calls");
 }
+
+/// `restgate check` on `toml` (its secret file written beside it).
+fn check(toml: &str) -> (bool, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let secret = dir.path().join("client_secret");
+    std::fs::write(&secret, "s3cr3t\n").unwrap();
+    let path = dir.path().join("rg.toml");
+    std::fs::write(
+        &path,
+        toml.replace("{secret_file}", &secret.display().to_string()),
+    )
+    .unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_restgate"))
+        .args(["check", "--config"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.success(), text)
+}
+
+#[tokio::test]
+async fn check_prints_the_limits_and_points_at_a_bad_one() {
+    let (idp, up) = (FakeIdp::start().await, RecordingUpstream::start().await);
+    let with = |server: &str, limits: &str| {
+        format!("[server]\n{server}\n{}\n{limits}", config(&idp, &up, ""))
+    };
+    let (ok, out) = check(&with(
+        "trusted_proxies = [\"10.0.0.0/8\", \"127.0.0.1\"]",
+        "[limits]\nnew_tokens_per_client = \"60/min\"\nnew_tokens_burst = 20\n[limits.providers.idp]\ncalls = \"1200/min\"\n",
+    ));
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("60/min new tokens per client, burst 20"),
+        "{out}"
+    );
+    assert!(
+        out.contains("provider idp  at most 1200/min calls"),
+        "{out}"
+    );
+    assert!(
+        out.contains("trusted proxies 10.0.0.0/8, 127.0.0.1/32"),
+        "{out}"
+    );
+
+    let (ok, out) = check(&with(
+        "",
+        "[limits]\nnew_tokens_per_client = \"60/fortnight\"\n",
+    ));
+    assert!(!ok);
+    assert!(
+        out.contains("limits.new_tokens_per_client") && out.contains("unknown unit"),
+        "{out}"
+    );
+    let line = out
+        .lines()
+        .find(|l| l.contains("limits.new_tokens_per_client"))
+        .unwrap();
+    let at: usize = line.split(':').nth(1).unwrap().parse().unwrap();
+    assert!(
+        with("", "[limits]\nnew_tokens_per_client = \"60/fortnight\"\n")
+            .lines()
+            .nth(at - 1)
+            .unwrap()
+            .contains("fortnight"),
+        "{line}"
+    );
+
+    let (ok, out) = check(&with("", "[limits.providers.nosuch]\ncalls = \"5/s\"\n"));
+    assert!(
+        !ok && out.contains("limits.providers.nosuch") && out.contains("no [providers.nosuch]"),
+        "{out}"
+    );
+    let (ok, out) = check(&with("trusted_proxies = [\"not-an-ip\"]", ""));
+    assert!(!ok && out.contains("server.trusted_proxies[0]"), "{out}");
+}
