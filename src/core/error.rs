@@ -71,6 +71,10 @@ pub enum GatewayError {
     /// The local directory could not be asked.
     #[error("directory lookup failed")]
     DirectoryUnavailable,
+    /// The request already passed through this restgate: the upstream
+    /// points back at it.
+    #[error("proxy loop: the request already passed through this restgate")]
+    LoopDetected,
     /// Over a budget of provider calls: no provider was asked.
     #[error("rate limited: {0}")]
     RateLimited(crate::core::budget::Limited),
@@ -195,6 +199,12 @@ impl GatewayError {
                 StatusCode::SERVICE_UNAVAILABLE,
                 "temporarily_unavailable",
                 "the user directory could not be reached; retry later",
+                C::None,
+            ),
+            E::LoopDetected => r(
+                StatusCode::LOOP_DETECTED,
+                "loop_detected",
+                "this request already passed through this gateway: its upstream points back at it",
                 C::None,
             ),
             E::RateLimited(l) => r(

@@ -16,7 +16,9 @@ use hyper_util::rt::TokioIo;
 use tower_service::Service;
 
 use super::handoff::IdentityHandoff;
-use super::headers::{remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol};
+use super::headers::{
+    add_via, passed_here, remove_hop_by_hop, restore_upgrade, set_forwarded, upgrade_protocol,
+};
 use super::upstream::{self, Upstream};
 use super::upstream::{Body, RequestBody};
 use crate::config::Config;
@@ -126,6 +128,16 @@ impl Inner {
         } else {
             "http"
         };
+        if passed_here(req.headers()) {
+            // Logged once: a loop repeats itself at every request.
+            static SAID: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+            if !SAID.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                tracing::error!(
+                    "Proxy loop: a request came back through this restgate; upstream.url points at restgate itself (508 until fixed)"
+                );
+            }
+            return Err(GatewayError::LoopDetected);
+        }
         let upgrade = upgrade_protocol(req.headers());
         let client_upgrade = upgrade.is_some().then(|| hyper::upgrade::on(&mut req));
 
@@ -156,6 +168,7 @@ impl Inner {
             restore_upgrade(&mut parts.headers, p.clone());
         }
         set_forwarded(&mut parts.headers, peer.map(|p| p.ip), proto);
+        add_via(&mut parts.headers);
         let body = self.handoff.apply(&mut parts, body, &handoff).await?;
 
         let started = std::time::Instant::now();

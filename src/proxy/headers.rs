@@ -168,3 +168,55 @@ mod tests {
         assert_eq!(h["x-forwarded-host"], "jira.example.com");
     }
 }
+
+/// This process's pseudonym in `Via` (RFC 9110 §7.6.3): random, so it names
+/// no host, and the same for every request this process forwards.
+static PSEUDONYM: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("restgate-{:08x}", rand::random::<u32>()));
+
+/// Whether a request already passed through this process: a `Via` entry
+/// with its pseudonym. Only then: another restgate's entry is a chain of
+/// gateways, not a loop.
+pub fn passed_here(headers: &HeaderMap) -> bool {
+    headers
+        .get_all(header::VIA)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|entry| entry.split_whitespace().nth(1) == Some(PSEUDONYM.as_str()))
+}
+
+/// Adds this process to `Via`, after the entries of the proxies before it.
+pub fn add_via(headers: &mut HeaderMap) {
+    let ours = format!("1.1 {}", *PSEUDONYM);
+    let prior: Vec<&str> = headers
+        .get_all(header::VIA)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect();
+    let value = if prior.is_empty() {
+        ours
+    } else {
+        format!("{}, {ours}", prior.join(", "))
+    };
+    if let Ok(v) = HeaderValue::from_str(&value) {
+        headers.insert(header::VIA, v);
+    }
+}
+
+#[cfg(test)]
+mod via_tests {
+    use super::*;
+
+    #[test]
+    fn a_request_that_passed_here_is_known_and_another_gateways_is_not() {
+        let mut h = HeaderMap::new();
+        assert!(!passed_here(&h));
+        h.insert(header::VIA, HeaderValue::from_static("1.1 lb, 1.1 restgate-00000000"));
+        assert!(!passed_here(&h), "another restgate");
+        add_via(&mut h);
+        assert!(passed_here(&h));
+        let via = h[header::VIA].to_str().unwrap().to_owned();
+        assert!(via.starts_with("1.1 lb, 1.1 restgate-00000000, 1.1 restgate-"), "{via}");
+    }
+}

@@ -89,9 +89,11 @@ impl Cx {
             let origin = upstream.url.to_string();
             d.base_url = format!("{}{}", origin.trim_end_matches('/'), d.base_url);
         }
+        let server = self.server(&server, base);
+        self.not_itself(&server, &upstream);
         Config {
             source: source.to_path_buf(),
-            server: self.server(&server, base),
+            server,
             upstream,
             cache: self.cache(&cache),
             limits: self.limits(&limits, &providers),

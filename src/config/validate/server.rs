@@ -84,3 +84,38 @@ impl Cx {
         }
     }
 }
+
+impl Cx {
+    /// Refuses an upstream that is restgate's own listener: every request
+    /// would come back to it until its head grew too large.
+    pub(super) fn not_itself(&mut self, server: &Server, upstream: &Upstream) {
+        let url = &upstream.url;
+        let Some(host) = url.host() else { return };
+        let port = url.port_u16().unwrap_or(match url.scheme_str() {
+            Some("https") => 443,
+            _ => 80,
+        });
+        if port != server.listen.port() {
+            return;
+        }
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        let upstream_ip = match host {
+            "localhost" => Some(std::net::IpAddr::from([127, 0, 0, 1])),
+            h => h.parse::<std::net::IpAddr>().ok(),
+        };
+        let Some(ip) = upstream_ip else { return };
+        let listen = server.listen.ip();
+        let same = ip == listen
+            || (listen.is_unspecified() && (ip.is_loopback() || ip.is_unspecified()))
+            || (listen.is_loopback() && ip.is_unspecified());
+        if same {
+            self.err(
+                &KeyPath::root("upstream").key("url"),
+                format!(
+                    "{url} is restgate's own listener (server.listen = {}): requests would loop; point it at the product (e.g. Jira on another port)",
+                    server.listen
+                ),
+            );
+        }
+    }
+}
