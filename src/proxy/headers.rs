@@ -212,11 +212,17 @@ mod via_tests {
     fn a_request_that_passed_here_is_known_and_another_gateways_is_not() {
         let mut h = HeaderMap::new();
         assert!(!passed_here(&h));
-        h.insert(header::VIA, HeaderValue::from_static("1.1 lb, 1.1 restgate-00000000"));
+        h.insert(
+            header::VIA,
+            HeaderValue::from_static("1.1 lb, 1.1 restgate-00000000"),
+        );
         assert!(!passed_here(&h), "another restgate");
         add_via(&mut h);
         assert!(passed_here(&h));
         let via = h[header::VIA].to_str().unwrap().to_owned();
-        assert!(via.starts_with("1.1 lb, 1.1 restgate-00000000, 1.1 restgate-"), "{via}");
+        assert!(
+            via.starts_with("1.1 lb, 1.1 restgate-00000000, 1.1 restgate-"),
+            "{via}"
+        );
     }
 }
