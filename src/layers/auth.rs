@@ -134,8 +134,9 @@ where
             let mut cache = None;
             let decided = match state.begin(req.method(), req.uri(), req.headers()) {
                 Ok(next) => {
-                    let peer = req.extensions().get::<Peer>();
-                    state.finish(next, &mut cache, peer, req.headers()).await
+                    state
+                        .finish(next, &mut cache, req.extensions(), req.headers())
+                        .await
                 }
                 Err(e) => Err(e),
             };
@@ -243,7 +244,7 @@ impl AuthState {
         &self,
         next: Next<'_>,
         cache: &mut Option<Source>,
-        peer: Option<&Peer>,
+        extensions: &http::Extensions,
         headers: &HeaderMap,
     ) -> Result<Handoff, GatewayError> {
         let (principal, route) = match next {
@@ -253,7 +254,7 @@ impl AuthState {
                 // Asked for on a miss only: a hit reads no address.
                 let admission = || {
                     let budgets = self.budgets.clone()?;
-                    let peer = peer?.ip.to_str().ok()?.parse().ok()?;
+                    let peer = extensions.get::<Peer>()?.addr;
                     let client = client_ip(peer, headers, &self.trusted_proxies);
                     Some(Admission { budgets, client })
                 };

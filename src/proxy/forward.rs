@@ -33,15 +33,18 @@ use crate::telemetry::note::RequestNote;
 pub struct Peer {
     /// The client's IP as `X-Forwarded-For` names it.
     pub ip: HeaderValue,
+    /// The same address, for the client's budget.
+    pub addr: std::net::IpAddr,
     /// The connection is TLS (`X-Forwarded-Proto: https`).
     pub tls: bool,
 }
 
 impl Peer {
     pub fn new(addr: SocketAddr, tls: bool) -> Peer {
-        let ip = addr.ip().to_canonical().to_string();
+        let addr = addr.ip().to_canonical();
         Peer {
-            ip: HeaderValue::from_str(&ip).expect("an IP address is a header value"),
+            ip: HeaderValue::from_str(&addr.to_string()).expect("an IP address is a header value"),
+            addr,
             tls,
         }
     }
