@@ -396,6 +396,25 @@ pub const KNOWN: &[Known] = &[
             }
         },
     },
+    Known {
+        id: "K15",
+        what: "An HTTP/1.0 upstream answer with `Transfer-Encoding` to a HEAD: the fast client \
+               treats its framing as faulty (RFC 9112 §6.1) and answers 502, as both do for a \
+               GET; hyper's client, with no body to read after a HEAD, relays it",
+        racy: false,
+        seeds: &["HTTP/1.0 answer with transfer-encoding, to HEAD"],
+        neutralise: |case, f, h| {
+            let te = matches!(case, Case::Response { ask, answer, .. }
+                if ask.head && find(&answer.to_ascii_lowercase(), b"transfer-encoding").is_some());
+            if !te || !http10_answer(case) {
+                return;
+            }
+            // Only what the upstream received is held equal for these.
+            for o in [f, h] {
+                o.client.clear();
+            }
+        },
+    },
 ];
 
 /// A `Content-Length` value that says 0, in any spelling (`0`, `00`, `0, 0`).

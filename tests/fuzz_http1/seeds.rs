@@ -283,6 +283,8 @@ pub fn corpus() -> Vec<Seed> {
         res("close-delimited HTTP/1.0", GET_CLOSE, Close, b"HTTP/1.0 200 OK\r\n\r\nhello until close"),
         res("HTTP/1.0 answer with transfer-encoding", GET, Close,
             b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"),
+        res("HTTP/1.0 answer with transfer-encoding, to HEAD", HEAD, Close,
+            b"HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"),
         res("HTTP/1.0 keep-alive with a length", GET_TWICE, Keep,
             b"HTTP/1.0 200 OK\r\nConnection: keep-alive\r\nContent-Length: 5\r\n\r\nhello"),
         res("1xx before the final answer", GET, Close,
