@@ -48,7 +48,10 @@ fn generate(user: &str, expires: Option<&str>) -> (String, String) {
 #[tokio::test]
 async fn generated_keys_authenticate_in_every_accepted_form() {
     let (key, block) = generate("ci-bot", Some("2099-12-31"));
-    let (old_key, old_block) = generate("old-bot", Some("2020-01-01"));
+    // A key whose last day has passed since it was made (key generate
+    // refuses a date already past, so the config's line is aged here).
+    let (old_key, old_block) = generate("old-bot", Some("2099-01-01"));
+    let old_block = old_block.replace("2099-01-01", "2020-01-01");
     assert!(
         key.len() >= 4 + 40,
         "prefix and at least 128 bits of base62"
@@ -112,11 +115,24 @@ fn key_generate_refuses_bad_input_and_reads_the_configured_prefix() {
             .code(),
         Some(1)
     );
+    // No --user is bad input too (1, not clap's usage code), with a hint.
+    let none = run(&["key", "generate"]);
+    assert_eq!(none.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&none.stderr).contains("--user is required"));
+    // A last day already past would make a key that never works.
+    let past = run(&["key", "generate", "--user", "x", "--expires", "2020-01-01"]);
+    assert_eq!(past.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&past.stderr).contains("in the past"));
+    assert!(past.stdout.is_empty(), "no key is printed");
     let dir = tempfile::tempdir().unwrap();
     let cfg = dir.path().join("r.toml");
     std::fs::write(
         &cfg,
-        "[upstream]\nurl = \"http://127.0.0.1:1\"\n[auth]\napi_key_prefix = \"acme_\"\n",
+        // The provider's secret variable is not set: only the prefix is read.
+        "[upstream]\nurl = \"http://127.0.0.1:1\"\n[auth]\napi_key_prefix = \"acme_\"\n\
+         [providers.idp]\nkind = \"custom\"\nvalidation = \"introspection\"\n\
+         introspection_endpoint = \"https://idp.example/i\"\nclient_id = \"gw\"\n\
+         client_secret_env = \"RESTGATE_TEST_SURELY_UNSET_SECRET\"\n",
     )
     .unwrap();
     let out = run(&[

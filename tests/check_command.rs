@@ -201,3 +201,214 @@ fn the_example_configs_are_valid() {
         "config/ holds the full example and one file per provider kind"
     );
 }
+
+/// `check` with an empty environment (only PATH), as on a fresh machine.
+fn check_clean(path: &Path, extra: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_restgate"))
+        .arg("check")
+        .args(extra)
+        .arg("--config")
+        .arg(path)
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn every_shipped_config_passes_check_skip_secrets_on_a_fresh_machine() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<std::path::PathBuf> = std::fs::read_dir(root.join("config"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.push(root.join("docker/restgate.toml"));
+    let mut needed_secrets = 0;
+    for path in &files {
+        let (code, stdout, stderr) = check_clean(path, &["--skip-secrets"]);
+        assert_eq!(code, 0, "{}: {stderr}", path.display());
+        assert!(stdout.contains(": OK"), "{}: {stdout}", path.display());
+        assert!(stdout.contains("not read (--skip-secrets)"), "{stdout}");
+        // Without the flag, the examples that name secrets say which.
+        let (code, _, stderr) = check_clean(path, &[]);
+        if code != 0 {
+            needed_secrets += 1;
+            assert!(
+                stderr.contains("is not set") || stderr.contains("does not exist"),
+                "{}: only secrets are missing: {stderr}",
+                path.display()
+            );
+        }
+    }
+    assert!(files.len() >= 13, "{files:?}");
+    assert!(needed_secrets >= 1, "some examples do name secrets");
+}
+
+#[test]
+fn skip_secrets_still_reports_everything_else() {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("r.toml");
+    std::fs::write(
+        &cfg,
+        "[upstream]\nurl = \"http://127.0.0.1:8090\"\n\
+         shared_secret_header = \"X-Secret\"\n\
+         shared_secret_env = \"RESTGATE_TEST_SURELY_UNSET\"\n\
+         [cache]\nttl = \"soon\"\n",
+    )
+    .unwrap();
+    let (code, _, stderr) = check_clean(&cfg, &["--skip-secrets"]);
+    assert_eq!(code, 1);
+    assert!(
+        stderr.contains("r.toml:6: cache.ttl: invalid duration"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("RESTGATE_TEST_SURELY_UNSET"), "{stderr}");
+    let (code, _, stderr) = check_clean(&cfg, &[]);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("r.toml:4: upstream.shared_secret_env: environment variable RESTGATE_TEST_SURELY_UNSET is not set"), "{stderr}");
+    assert!(
+        !stderr.contains("needs `shared_secret_env`"),
+        "no error caused by another: {stderr}"
+    );
+}
+
+/// Runs `check` on `text` and returns its stderr lines (exit 1 required).
+fn errors_of(text: &str) -> Vec<String> {
+    let dir = tempfile::tempdir().unwrap();
+    let cfg = dir.path().join("c.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let (code, stdout, stderr) = check_clean(&cfg, &[]);
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    assert!(!stderr.contains("\n\n"), "no blank lines: {stderr:?}");
+    stderr
+        .lines()
+        .map(|l| {
+            l.split_once("c.toml")
+                .map(|(_, rest)| format!("c.toml{rest}"))
+                .unwrap_or(l.to_owned())
+        })
+        .collect()
+}
+
+fn has(errors: &[String], needle: &str) {
+    assert!(
+        errors.iter().any(|e| e.contains(needle)),
+        "expected {needle:?} in\n{}",
+        errors.join("\n")
+    );
+}
+
+#[test]
+fn a_secret_file_error_names_the_file_key_and_its_line_only() {
+    let errors = errors_of(
+        "[upstream]\nurl = \"http://127.0.0.1:8090\"\n\
+         shared_secret_header = \"X-Secret\"\n\
+         shared_secret_file = \"/nonexistent/restgate-secret\"\n\
+         [providers.idp]\nkind = \"custom\"\nvalidation = \"introspection\"\n\
+         introspection_endpoint = \"https://idp.example/i\"\nclient_id = \"gw\"\n\
+         client_secret_file = \"/nonexistent/idp-secret\"\n",
+    );
+    has(
+        &errors,
+        "c.toml:4: upstream.shared_secret_file: cannot read secret file /nonexistent/restgate-secret",
+    );
+    has(
+        &errors,
+        "c.toml:10: providers.idp.client_secret_file: cannot read secret file /nonexistent/idp-secret",
+    );
+    assert!(!errors.iter().any(|e| e.contains("_env")), "{errors:?}");
+    assert!(
+        !errors
+            .iter()
+            .any(|e| e.contains("needs") || e.contains("missing")),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 3, "two errors and the count: {errors:?}");
+}
+
+#[test]
+fn a_typo_in_a_provider_table_hides_none_of_its_other_errors() {
+    let errors = errors_of(
+        "[upstream]\nurl = \"http://127.0.0.1:8090\"\n\
+         [providers.idp]\nkind = \"custom\"\nvalidation = \"introspection\"\n\
+         introspection_endpoint = \"ftp://idp.example/i\"\nclient_id = \"gw\"\n\
+         client_secret_fil = \"/tmp/x\"\ntimeout = \"3x\"\n",
+    );
+    has(
+        &errors,
+        "c.toml:8: providers.idp.client_secret_fil: not a key of kind = \"custom\"; did you mean `client_secret_file`?",
+    );
+    has(&errors, "c.toml:6: providers.idp.introspection_endpoint:");
+    has(
+        &errors,
+        "c.toml:9: providers.idp.timeout: invalid duration \"3x\"",
+    );
+    // The key it was mistaken for is not reported missing as well.
+    assert!(
+        !errors.iter().any(|e| e.contains("client_secret_env")),
+        "{errors:?}"
+    );
+    assert_eq!(errors.len(), 4, "{errors:?}");
+}
+
+#[test]
+fn unknown_keys_and_sections_name_the_closest_match_of_their_own_table() {
+    let errors = errors_of(
+        "[server]\nlisen = \"127.0.0.1:8080\"\nidle_timeout = 60\nmax_connections = \"many\"\n\
+         [upstream]\nurl = \"http://127.0.0.1:8090\"\nidentity_headr = \"X-User\"\n\
+         [cahce]\nttl = \"5m\"\n[cache]\nzzzzzz = 1\n",
+    );
+    has(
+        &errors,
+        "c.toml:2: server.lisen: unknown key; did you mean `listen`?",
+    );
+    has(
+        &errors,
+        "c.toml:3: server.idle_timeout: 60 is a bare number; a duration needs quotes and a unit, e.g. \"60s\"",
+    );
+    has(
+        &errors,
+        "c.toml:4: server.max_connections: invalid type: string \"many\"",
+    );
+    has(
+        &errors,
+        "c.toml:7: upstream.identity_headr: unknown key; did you mean `identity_header`?",
+    );
+    has(
+        &errors,
+        "c.toml:8: cahce: unknown section; did you mean [cache]?",
+    );
+    has(
+        &errors,
+        "c.toml:11: cache.zzzzzz: unknown key; this table takes `max_entries`, `ttl`",
+    );
+    // Every error of every table at once: 6 and the count line.
+    assert_eq!(errors.len(), 7, "{errors:?}");
+}
+
+#[test]
+fn durations_have_a_sane_range_per_key() {
+    let errors = errors_of(
+        "[upstream]\nurl = \"http://127.0.0.1:8090\"\nconnect_timeout = \"1ms\"\n\
+         [cache]\nttl = \"100y\"\nnegative_ttl = \"30\"\n",
+    );
+    has(
+        &errors,
+        "c.toml:3: upstream.connect_timeout: \"1ms\" is out of range: give between 10ms and 5m",
+    );
+    has(
+        &errors,
+        "c.toml:5: cache.ttl: \"100y\" is out of range: give between 0s and 24h",
+    );
+    has(
+        &errors,
+        "c.toml:6: cache.negative_ttl: invalid duration \"30\"",
+    );
+    has(&errors, "a duration needs a unit: write e.g. \"30s\"");
+}

@@ -6,11 +6,35 @@ use std::process::ExitCode;
 use super::shared::{ConfigArgs, EXIT_INVALID};
 use crate::config::{Cluster, Config, Directory, IdentityMode, Validation};
 
+/// Options of `check`.
+#[derive(Debug, clap::Args)]
+pub struct CheckArgs {
+    /// The config file.
+    #[command(flatten)]
+    pub config: ConfigArgs,
+    /// Check everything but the secrets: secret variables and files, the
+    /// cluster key and the OAuth private key are not read (for trying a
+    /// config on a machine that does not hold them).
+    #[arg(long)]
+    pub skip_secrets: bool,
+}
+
 /// Prints every error (exit 1) or the resolved config with secrets redacted.
-pub fn run(args: &ConfigArgs) -> ExitCode {
-    match crate::config::load(&args.path.config) {
+pub fn run(check: &CheckArgs) -> ExitCode {
+    let args = &check.config;
+    let loaded = if check.skip_secrets {
+        crate::config::load_without_secrets(&args.path.config)
+    } else {
+        crate::config::load(&args.path.config)
+    };
+    match loaded {
         Ok(config) => {
             print!("{}", summary(&config));
+            if check.skip_secrets {
+                println!(
+                    "secrets         not read (--skip-secrets): run `restgate check` without it where they are installed"
+                );
+            }
             ExitCode::SUCCESS
         }
         Err(errors) => {
@@ -245,12 +269,11 @@ fn cluster_summary(s: &mut String, cluster: Option<&Cluster>) {
         .map(|p| p.to_string())
         .unwrap_or_else(|| "none".into());
     let _ = writeln!(s, "  password      {password}");
-    let _ = writeln!(
-        s,
-        "  key file      {} ({} bytes)",
-        c.key_file.display(),
-        c.key.0.len()
-    );
+    let size = match c.key.0.len() {
+        0 => "not read".to_owned(),
+        n => format!("{n} bytes"),
+    };
+    let _ = writeln!(s, "  key file      {} ({size})", c.key_file.display());
     let _ = writeln!(
         s,
         "  timeout       {}",

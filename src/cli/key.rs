@@ -23,16 +23,18 @@ pub enum KeyCommand {
 /// Options of `key generate`.
 #[derive(Debug, clap::Args)]
 pub struct GenerateArgs {
-    /// The user the key acts as.
+    /// The user the key acts as (required; checked here so that a missing
+    /// one is bad input, exit 1, like every other).
     #[arg(long)]
-    pub user: String,
+    pub user: Option<String>,
     /// Last valid day (UTC), e.g. 2027-06-30.
     #[arg(long)]
     pub expires: Option<String>,
     /// A label for logs (default: the user).
     #[arg(long)]
     pub name: Option<String>,
-    /// Read the key prefix (auth.api_key_prefix) from this config.
+    /// Read the key prefix (auth.api_key_prefix) from this config; its
+    /// secrets are not read.
     #[arg(long, short)]
     pub config: Option<PathBuf>,
     /// Print JSON.
@@ -48,19 +50,30 @@ pub fn run(cmd: &KeyCommand) -> ExitCode {
 }
 
 fn generate(args: &GenerateArgs) -> ExitCode {
-    if !crate::core::principal::is_valid_username(&args.user) {
-        eprintln!("--user {:?} is not a usable username", args.user);
+    let Some(user) = args.user.as_deref() else {
+        eprintln!("--user is required: the user the key acts as, e.g. --user svc-ci");
+        return ExitCode::from(EXIT_INVALID);
+    };
+    if !crate::core::principal::is_valid_username(user) {
+        eprintln!("--user {user:?} is not a usable username");
         return ExitCode::from(EXIT_INVALID);
     }
     if let Some(day) = &args.expires {
-        if humantime::parse_rfc3339(&format!("{day}T23:59:59Z")).is_err() {
+        let Ok(last) = humantime::parse_rfc3339(&format!("{day}T23:59:59Z")) else {
             eprintln!("--expires {day:?} is not a date; write e.g. 2027-06-30");
+            return ExitCode::from(EXIT_INVALID);
+        };
+        if last < std::time::SystemTime::now() {
+            eprintln!(
+                "--expires {day} is in the past: the key would never work; give its last valid day (UTC)"
+            );
             return ExitCode::from(EXIT_INVALID);
         }
     }
     let prefix = match &args.config {
         None => "rgk_".to_owned(),
-        Some(path) => match crate::config::load(path) {
+        // Only the prefix is needed: the config's secrets are not read.
+        Some(path) => match crate::config::load_without_secrets(path) {
             Ok(c) => c.auth.api_key_prefix,
             Err(errors) => {
                 eprintln!("{errors}");
@@ -70,14 +83,14 @@ fn generate(args: &GenerateArgs) -> ExitCode {
     };
     let key = new_key(&prefix);
     let hash = digest(&key);
-    let name = args.name.clone().unwrap_or_else(|| args.user.clone());
+    let name = args.name.clone().unwrap_or_else(|| user.to_owned());
     if args.json {
-        let v = serde_json::json!({"key": key, "name": name, "user": args.user, "hash": hash, "expires": args.expires});
+        let v = serde_json::json!({"key": key, "name": name, "user": user, "hash": hash, "expires": args.expires});
         println!("{v}");
     } else {
         print!(
             "{}",
-            human(&key, &name, &args.user, &hash, args.expires.as_deref())
+            human(&key, &name, user, &hash, args.expires.as_deref())
         );
     }
     ExitCode::SUCCESS

@@ -34,7 +34,7 @@ pub enum Command {
     /// Run the gateway.
     Serve(serve::ServeArgs),
     /// Validate the config and print what it resolves to (secrets redacted).
-    Check(ConfigArgs),
+    Check(check::CheckArgs),
     /// Read an issuer's OpenID discovery document and print a provider block.
     Discover(discover::DiscoverArgs),
     /// A zero-setup demo: an example provider, a mock Jira and the gateway.

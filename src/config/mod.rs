@@ -18,4 +18,6 @@ pub use attr::parse_attr;
 pub use provider::*;
 pub use secret::{Secret, SecretSource};
 pub use types::*;
-pub use validate::{ConfigError, ConfigErrors, directory_key, is_guid, load, parse};
+pub use validate::{
+    ConfigError, ConfigErrors, directory_key, is_guid, load, load_without_secrets, parse,
+};

@@ -58,7 +58,12 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
     std::fs::write(dir.0.join("jira_secret"), JIRA_SECRET).map_err(|e| e.to_string())?;
     let api_key = super::key::new_key("rgk_");
     let toml = config_text(args.listen, idp.addr, jira, &api_key);
-    let config = crate::config::parse(&toml, &dir.0.join("demo.toml"))
+    // The config is written beside its secret files, so that `test-token`
+    // and `fetch-token` can be tried against the running demo; the folder
+    // stays until the demo exits.
+    let config_file = dir.0.join("restgate.toml");
+    std::fs::write(&config_file, &toml).map_err(|e| e.to_string())?;
+    let config = crate::config::load(&config_file)
         .map_err(|e| format!("the demo config is invalid:\n{e}"))?;
     let server = Server::bind(Arc::new(config)).await.map_err(|e| {
         format!(
@@ -68,10 +73,17 @@ async fn demo(args: &DemoArgs) -> Result<(), String> {
     })?;
     let addr = server.local_addr().map_err(|e| e.to_string())?;
     let cc_token = idp.mint_client_token("demo-ci");
-    print!(
-        "{}",
-        banner(addr, idp.addr, jira, &api_key, &cc_token, &toml)
-    );
+    let places = Places {
+        gw: addr,
+        admin: server.admin_addr(),
+        idp: idp.addr,
+        jira,
+        config: config_file,
+        exe: std::env::current_exe()
+            .map(|p| p.display().to_string())
+            .unwrap_or_else(|_| "restgate".into()),
+    };
+    print!("{}", banner(&places, &api_key, &cc_token, &toml));
     use std::io::Write;
     let _ = std::io::stdout().flush();
     server.run(shutdown_signal()).await;
@@ -118,22 +130,37 @@ service_account = "svc-rest-api"
     )
 }
 
-fn banner(
+/// Where the demo's parts are.
+struct Places {
     gw: SocketAddr,
+    admin: Option<SocketAddr>,
     idp: SocketAddr,
     jira: SocketAddr,
-    api_key: &str,
-    cc_token: &str,
-    toml: &str,
-) -> String {
+    config: PathBuf,
+    /// This program, as the lines to paste must name it.
+    exe: String,
+}
+
+fn banner(at: &Places, api_key: &str, cc_token: &str, toml: &str) -> String {
+    let Places {
+        gw, idp, jira, exe, ..
+    } = at;
     let url = format!("http://{gw}/rest/api/2/myself");
     let curl = "curl -s -w '\\nHTTP %{http_code}\\n'";
+    let config = at.config.display();
+    let admin = match at.admin {
+        Some(a) => {
+            format!("  admin              http://{a}/status   (also /metrics, /healthz, /readyz)\n")
+        }
+        None => String::new(),
+    };
     format!(
         "restgate demo: an example identity provider, a mock Jira and restgate, all on 127.0.0.1.
 
   identity provider  http://{idp}   (RFC 7662 introspection, userinfo, client-credentials token endpoint)
   mock Jira          http://{jira}   (trusts X-Forwarded-User only with restgate's shared secret)
   restgate           http://{gw}
+{admin}  config             {config}   (with its secret files; removed when the demo stops)
 
 The config restgate runs with:
 
@@ -164,7 +191,17 @@ Try these. Each prints Jira's answer (or restgate's) and the HTTP status.
 {curl} -H 'X-Forwarded-User: admin' -H 'Authorization: Bearer {user_token}' {url}
 #    expect: HTTP 200 \"name\":\"alice\"
 
-# A new client-credentials token from the provider's token endpoint:
+The admin's tools, against this demo (from another terminal while it runs):
+
+# What the provider answers for alice's token, every attribute and the decision.
+{exe} test-token --config {config} {user_token}
+#    expect: exit 0 ACCEPTED: acts as alice
+
+# A client-credentials token fetched with restgate's own client, then validated.
+{exe} fetch-token --config {config} --provider demo
+#    expect: exit 0 OK: token accepted as svc-rest-api
+
+# A new token for the CI job's client, straight from the provider's token endpoint:
 #    curl -s -u demo-ci:{ci_secret} -d grant_type=client_credentials http://{idp}/token
 
 Press Ctrl-C to stop.

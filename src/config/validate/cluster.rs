@@ -53,11 +53,8 @@ impl Cx {
             self.redis_username(&p.key("redis_username"), user, &redis_urls);
         }
         let password = self.secret(
-            &p.key(if raw.redis_password_file.is_some() {
-                "redis_password_file"
-            } else {
-                "redis_password_env"
-            }),
+            &p,
+            "redis_password",
             raw.redis_password_env.as_ref(),
             raw.redis_password_file.as_ref(),
             base,
@@ -72,6 +69,7 @@ impl Cx {
                 );
                 None
             }
+            Some(_) if self.skip_secrets => Some(ClusterKey(std::sync::Arc::from(&[][..]))), // not read
             Some(f) => self.cluster_key(&p.key("key_file"), f),
         };
         let timeout = self.cluster_timeout(&p.key("timeout"), raw.timeout.as_ref());

@@ -19,6 +19,9 @@ pub(super) struct Cx {
     pub(super) declared_providers: Vec<String>,
     /// The config file's directory: relative file paths start there.
     pub(super) base: std::path::PathBuf,
+    /// `restgate check --skip-secrets`: secret variables and files are not
+    /// read (placeholders stand in), everything else is checked.
+    pub(super) skip_secrets: bool,
 }
 
 pub(super) const DEFAULT_SESSION_COOKIES: &[&str] = &[

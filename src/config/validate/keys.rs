@@ -28,11 +28,9 @@ impl Cx {
             return None;
         };
         let validation = table.get("validation").and_then(toml::Value::as_str);
-        let before_keys = self.errors.len();
         let suggested = self.unaccepted_keys(p, kind, validation, table);
-        let keys_fit = self.errors.len() == before_keys;
         for need in kind.required {
-            let given = |k: &&str| table.contains_key(*k) || suggested.contains(k);
+            let given = |k: &&str| table.contains_key(*k) || suggested.iter().any(|(_, s)| s == k);
             if !need.keys.iter().any(given) {
                 let or = match need.keys {
                     [_] => String::new(),
@@ -41,11 +39,42 @@ impl Cx {
                 self.err(&p.key(need.keys[0]), format!("missing: {}{or}", need.what));
             }
         }
-        if !keys_fit {
-            return None; // serde would report the same keys again
+        // The refused keys are reported: read the rest without them, and say
+        // nothing more about them or about the keys they were mistaken for.
+        // A misspelt key's value is read under the key it was meant as (so
+        // nothing derived from it goes missing), without a second report.
+        let mut kept = table.clone();
+        for key in table.keys() {
+            let refused = !kind.takes_key(key)
+                || (kind.jwt_keys.contains(&key.as_str()) && validation != Some("jwt"));
+            if refused {
+                let value = kept.remove(key);
+                self.broken.push(p.key(key));
+                let meant = suggested.iter().find(|(typo, _)| typo == key);
+                if let (Some((_, meant)), Some(value)) = (meant, value) {
+                    if !table.contains_key(*meant) {
+                        kept.insert((*meant).to_owned(), value);
+                    }
+                }
+            }
         }
-        let raw = self.section::<RawProvider>(p, value)?;
-        self.kind_provider(p, name, kind, &raw, base, errors_before)
+        for (_, key) in &suggested {
+            self.broken.push(p.key(key));
+            // A secret is named by `_env` or `_file`: the mistaken key was
+            // meant for the pair.
+            for (one, other) in [("_env", "_file"), ("_file", "_env")] {
+                if let Some(stem) = key.strip_suffix(one) {
+                    self.broken.push(p.key(&format!("{stem}{other}")));
+                }
+            }
+        }
+        let raw = self.section::<RawProvider>(p, &toml::Value::Table(kept))?;
+        // The keys' errors do not stop the values' checks (every error at
+        // once); a provider with any error is still not built.
+        let key_errors = self.errors.len() > errors_before;
+        let errors_before = self.errors.len();
+        let provider = self.kind_provider(p, name, kind, &raw, base, errors_before)?;
+        (!key_errors).then_some(provider)
     }
 
     /// The table's kind, or `None` with the errors that say why (a kind
@@ -77,15 +106,16 @@ impl Cx {
         kind
     }
 
-    /// Reports each key `kind` does not take; returns the keys suggested
-    /// instead (a missing one of those needs no second error).
+    /// Reports each key `kind` does not take; returns each misspelt key with
+    /// the key suggested instead (a missing one of those needs no second
+    /// error).
     fn unaccepted_keys(
         &mut self,
         p: &KeyPath,
         kind: &Kind,
         validation: Option<&str>,
         table: &toml::Table,
-    ) -> Vec<&'static str> {
+    ) -> Vec<(String, &'static str)> {
         let mut suggested = Vec::new();
         for key in table.keys() {
             let key = key.as_str();
@@ -102,16 +132,13 @@ impl Cx {
                 .map(|k| format!("{:?}", k.name))
                 .collect();
             let msg = if owners.is_empty() {
-                let mean = closest(key, kind.all_keys()).map(|k| {
-                    suggested.push(k);
-                    format!(" did you mean `{k}`?")
-                });
-                let mean = mean.unwrap_or_default();
-                format!(
-                    "not a key of kind = {:?};{mean} {}",
-                    kind.name,
-                    kind.takes()
-                )
+                match closest(key, kind.all_keys()) {
+                    Some(k) => {
+                        suggested.push((key.to_owned(), k));
+                        format!("not a key of kind = {:?}; did you mean `{k}`?", kind.name)
+                    }
+                    None => format!("not a key of kind = {:?}; {}", kind.name, kind.takes()),
+                }
             } else {
                 let why = kind.hint.map(|h| format!(": {h}")).unwrap_or_default();
                 let owners = owners.join(", ");

@@ -13,8 +13,20 @@ use cx::Cx;
 
 /// Reads and validates a config file.
 pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
+    read(path, false)
+}
+
+/// Reads and validates a config file without reading its secrets: secret
+/// variables, secret files, the cluster key and the OAuth private key are
+/// not read and placeholders stand in (`restgate check --skip-secrets`). The
+/// result is for showing only, never for serving.
+pub fn load_without_secrets(path: &Path) -> Result<Config, ConfigErrors> {
+    read(path, true)
+}
+
+fn read(path: &Path, skip_secrets: bool) -> Result<Config, ConfigErrors> {
     match std::fs::read_to_string(path) {
-        Ok(text) => parse(&text, path),
+        Ok(text) => validate(&text, path, skip_secrets),
         Err(e) => Err(ConfigErrors(vec![ConfigError {
             file: path.display().to_string(),
             line: None,
@@ -26,6 +38,10 @@ pub fn load(path: &Path) -> Result<Config, ConfigErrors> {
 
 /// Validates config text; `source` names it in messages and resolves relative files.
 pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
+    validate(text, source, false)
+}
+
+fn validate(text: &str, source: &Path, skip_secrets: bool) -> Result<Config, ConfigErrors> {
     let file = source.display().to_string();
     let syntax = |span: Option<std::ops::Range<usize>>, message: &str| {
         ConfigErrors(vec![ConfigError {
@@ -44,6 +60,7 @@ pub fn parse(text: &str, source: &Path) -> Result<Config, ConfigErrors> {
         broken: Vec::new(),
         declared_providers: Vec::new(),
         base: source.parent().unwrap_or(Path::new(".")).to_path_buf(),
+        skip_secrets,
     };
     let config = cx.config(&table, source);
     if cx.errors.is_empty() {
@@ -61,11 +78,14 @@ impl Cx {
     fn config(&mut self, table: &toml::Table, source: &Path) -> Config {
         for key in table.keys() {
             if !raw::SECTIONS.contains(&key.as_str()) {
-                let expected = raw::SECTIONS.join("`, `");
-                self.err(
-                    &KeyPath::root(key),
-                    format!("unknown section; expected one of `{expected}`"),
-                );
+                let message = match kinds::closest(key, raw::SECTIONS.iter().copied()) {
+                    Some(s) => format!("unknown section; did you mean [{s}]?"),
+                    None => format!(
+                        "unknown section; the sections are `{}`",
+                        raw::SECTIONS.join("`, `")
+                    ),
+                };
+                self.err(&KeyPath::root(key), message);
             }
         }
         let base = source.parent().unwrap_or(Path::new("."));

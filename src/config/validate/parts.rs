@@ -123,7 +123,8 @@ impl Cx {
             );
         }
         let token = self.secret(
-            &p.key("token_env"),
+            p,
+            "token",
             raw.token_env.as_ref(),
             raw.token_file.as_ref(),
             base,

@@ -216,7 +216,8 @@ impl Cx {
     ) -> (Option<String>, Option<Secret>, bool) {
         let id = self.single_client_id(p, raw);
         let secret = self.secret(
-            &p.key("client_secret_env"),
+            p,
+            "client_secret",
             raw.client_secret_env.as_ref(),
             raw.client_secret_file.as_ref(),
             base,

@@ -69,8 +69,10 @@ impl Cx {
             }
             (IdentityMode::Header, None) => None,
         };
+        let named = raw.shared_secret_env.is_some() || raw.shared_secret_file.is_some();
         let secret = self.secret(
-            &p.key("shared_secret_env"),
+            &p,
+            "shared_secret",
             raw.shared_secret_env.as_ref(),
             raw.shared_secret_file.as_ref(),
             base,
@@ -79,21 +81,22 @@ impl Cx {
             (Some(h), Some(s)) => self
                 .header(&p.key("shared_secret_header"), h)
                 .map(|h| (h, s)),
-            (Some(_), None) => {
+            (Some(_), None) if !named => {
                 self.err(
                     &p.key("shared_secret_header"),
                     "needs `shared_secret_env` or `shared_secret_file`",
                 );
                 None
             }
-            (None, Some(_)) => {
+            (Some(_), None) => None, // the secret's own error is reported
+            (None, _) if named => {
                 self.err(
                     &p.key("shared_secret_header"),
                     "missing: the header that carries the shared secret",
                 );
                 None
             }
-            (None, None) => None,
+            (None, _) => None,
         };
         Upstream {
             url,
@@ -138,6 +141,7 @@ impl Cx {
                 );
                 None
             }
+            Some(_) if self.skip_secrets => None, // not read: shown as such
             Some(f) => match super::super::oauth1::load_private_key(&resolve(base, f)) {
                 Ok(k) => Some(k),
                 Err(e) => {

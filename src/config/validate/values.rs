@@ -23,47 +23,75 @@ impl Cx {
         if self.broken.iter().any(|b| path.0.starts_with(&b.0)) {
             return;
         }
+        let message = message.into();
+        // A key already reported is not reported missing again.
+        let key = path.to_string();
+        if message.starts_with("missing") && self.errors.iter().any(|e| e.key == key) {
+            return;
+        }
         self.errors.push(ConfigError {
             file: self.file.clone(),
             line: line_of(&self.doc, path),
-            key: path.to_string(),
-            message: message.into(),
+            key,
+            message,
         });
     }
 
-    /// Deserializes one section; on error records it (with the failing key) and
-    /// returns `None`.
+    /// Deserializes one section, reporting every key serde refuses: each
+    /// bad key is recorded (an unknown one with the closest known key), taken
+    /// out, and the rest read again, so one typo hides nothing else. A key
+    /// taken out is marked broken: errors that only follow from it (such as
+    /// "missing") are not reported. `None` only when the section itself has
+    /// the wrong shape.
     pub(super) fn section<T: DeserializeOwned>(
         &mut self,
         path: &KeyPath,
         value: &toml::Value,
     ) -> Option<T> {
-        match serde_path_to_error::deserialize::<_, T>(value.clone()) {
-            Ok(v) => Some(v),
-            Err(e) => {
-                let mut at = path.clone();
-                for seg in e.path().iter() {
-                    match seg {
-                        serde_path_to_error::Segment::Map { key } => at = at.key(key),
-                        serde_path_to_error::Segment::Seq { index } => at = at.index(*index),
-                        _ => {}
-                    }
+        let mut value = value.clone();
+        // Each round takes one key out, so a table's size bounds the rounds.
+        for _ in 0..256 {
+            let e = match serde_path_to_error::deserialize::<_, T>(value.clone()) {
+                Ok(v) => return Some(v),
+                Err(e) => e,
+            };
+            let mut rel = Vec::new();
+            for seg in e.path().iter() {
+                match seg {
+                    serde_path_to_error::Segment::Map { key } => rel.push(Step::Key(key.clone())),
+                    serde_path_to_error::Segment::Seq { index } => rel.push(Step::Index(*index)),
+                    _ => {}
                 }
-                let message = e.inner().to_string();
-                if let Some(field) = unknown_field(&message) {
-                    if at.0.last() != Some(&Step::Key(field.to_owned())) {
-                        at = at.key(field);
-                    }
-                    let expected = message.split_once(", expected").map(|x| x.1).unwrap_or("");
-                    let msg = format!("unknown key; expected{expected}");
-                    self.err(&at, msg);
-                } else {
-                    self.err(&at, message);
-                }
-                self.broken.push(path.clone());
-                None
             }
+            // The TOML deserializer's message may end in lines locating the
+            // key again ("in `key`"): the first line is the message.
+            let full = e.inner().to_string();
+            let message = full.trim().lines().next().unwrap_or_default().trim();
+            if let Some(field) = unknown_field(message) {
+                if rel.last() != Some(&Step::Key(field.to_owned())) {
+                    rel.push(Step::Key(field.to_owned()));
+                }
+            }
+            let at = KeyPath(path.0.iter().cloned().chain(rel.iter().cloned()).collect());
+            self.err(&at, explain(message, &rel));
+            // What to take out: the innermost table key on the path.
+            let Some(cut) = rel.iter().rposition(|s| matches!(s, Step::Key(_))) else {
+                break;
+            };
+            if !take_out(&mut value, &rel[..=cut]) {
+                break;
+            }
+            let taken = KeyPath(
+                path.0
+                    .iter()
+                    .cloned()
+                    .chain(rel[..=cut].iter().cloned())
+                    .collect(),
+            );
+            self.broken.push(taken);
         }
+        self.broken.push(path.clone());
+        None
     }
 
     pub(super) fn duration(
@@ -72,17 +100,32 @@ impl Cx {
         value: Option<&String>,
         default: &str,
     ) -> Duration {
-        let text = value.map(String::as_str).unwrap_or(default);
-        match humantime::parse_duration(text) {
+        let fallback = humantime::parse_duration(default).unwrap_or_default();
+        let Some(text) = value else { return fallback };
+        let d = match humantime::parse_duration(text) {
             Ok(d) => d,
             Err(e) => {
+                let hint = if text.trim().chars().all(|c| c.is_ascii_digit()) && !text.is_empty() {
+                    format!("a duration needs a unit: write e.g. \"{}s\"", text.trim())
+                } else {
+                    "write e.g. \"3s\", \"5m\", \"1h\"".to_owned()
+                };
+                self.err(path, format!("invalid duration {text:?} ({e}); {hint}"));
+                return fallback;
+            }
+        };
+        if let Some((min, max)) = duration_range(path) {
+            let lo = humantime::parse_duration(min).unwrap_or_default();
+            let hi = humantime::parse_duration(max).unwrap_or(Duration::MAX);
+            if d < lo || d > hi {
                 self.err(
                     path,
-                    format!("invalid duration {text:?} ({e}); write e.g. \"3s\", \"5m\", \"1h\""),
+                    format!("{text:?} is out of range: give between {min} and {max}"),
                 );
-                humantime::parse_duration(default).unwrap_or_default()
+                return fallback;
             }
         }
+        d
     }
 
     /// A count that must be at least 1.
@@ -139,29 +182,36 @@ impl Cx {
         choices[0].1
     }
 
+    /// The secret a table names by `{stem}_env` or `{stem}_file`, read now
+    /// (with `--skip-secrets`, a placeholder instead); a problem is reported
+    /// against the key the file actually wrote.
     pub(super) fn secret(
         &mut self,
-        path: &KeyPath,
+        p: &KeyPath,
+        stem: &str,
         env: Option<&String>,
         file: Option<&String>,
         base: &Path,
     ) -> Option<Secret> {
-        let source = match (env, file) {
+        let (key, source) = match (env, file) {
             (Some(_), Some(_)) => {
                 self.err(
-                    path,
-                    "give the secret either by `_env` or by `_file`, not both",
+                    &p.key(&format!("{stem}_file")),
+                    format!("give the secret either by `{stem}_env` or by `{stem}_file`, not both"),
                 );
                 return None;
             }
-            (Some(e), None) => SecretSource::Env(e.clone()),
-            (None, Some(f)) => SecretSource::File(resolve(base, f)),
+            (Some(e), None) => (format!("{stem}_env"), SecretSource::Env(e.clone())),
+            (None, Some(f)) => (format!("{stem}_file"), SecretSource::File(resolve(base, f))),
             (None, None) => return None,
         };
+        if self.skip_secrets {
+            return Some(Secret::new("(not read: --skip-secrets)"));
+        }
         match source.read() {
             Ok(s) => Some(s),
             Err(msg) => {
-                self.err(path, msg);
+                self.err(&p.key(&key), msg);
                 None
             }
         }
@@ -190,6 +240,117 @@ impl Cx {
                 None
             }
         }
+    }
+}
+
+/// serde's message for a refused key, in the config's words: an unknown key
+/// names the closest known one (or lists them), and a number where a
+/// duration belongs says how to write it.
+fn explain(message: &str, rel: &[Step]) -> String {
+    let key = rel
+        .iter()
+        .rev()
+        .find_map(|s| match s {
+            Step::Key(k) => Some(k.as_str()),
+            Step::Index(_) => None,
+        })
+        .unwrap_or_default();
+    if let Some(field) = unknown_field(message) {
+        let expected: Vec<&str> = message
+            .split_once(", expected")
+            .map(|x| x.1)
+            .unwrap_or("")
+            .split('`')
+            .skip(1)
+            .step_by(2)
+            .collect();
+        return match super::kinds::closest(field, expected.iter().copied()) {
+            Some(k) => format!("unknown key; did you mean `{k}`?"),
+            None if expected.is_empty() => "unknown key".to_owned(),
+            None => format!("unknown key; this table takes `{}`", expected.join("`, `")),
+        };
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let number = rest.starts_with("integer") || rest.starts_with("floating point");
+        if number && rest.contains("expected a string") {
+            let n: String = rest
+                .chars()
+                .skip_while(|c| !c.is_ascii_digit())
+                .take_while(|c| c.is_ascii_digit() || *c == '.')
+                .collect();
+            return if is_duration_key(key) {
+                format!("{n} is a bare number; a duration needs quotes and a unit, e.g. \"{n}s\"")
+            } else {
+                format!("expected a string: write it in quotes, e.g. \"{n}\"")
+            };
+        }
+    }
+    for (serde, words) in [
+        ("expected u64", "expected a whole number"),
+        ("expected usize", "expected a whole number"),
+        ("expected u32", "expected a whole number"),
+        ("expected a boolean", "expected true or false"),
+    ] {
+        if let Some(head) = message.strip_suffix(serde) {
+            return format!("{head}{words}");
+        }
+    }
+    message.to_owned()
+}
+
+/// Keys whose value is a duration such as "30s".
+fn is_duration_key(key: &str) -> bool {
+    key.ends_with("timeout")
+        || key.ends_with("ttl")
+        || matches!(key, "stale_if_error" | "clock_skew")
+}
+
+/// The accepted range of a duration key (`None`: no range beyond parsing).
+fn duration_range(path: &KeyPath) -> Option<(&'static str, &'static str)> {
+    let section = match path.0.first() {
+        Some(Step::Key(k)) => k.as_str(),
+        _ => return None,
+    };
+    let key = match path.0.last() {
+        Some(Step::Key(k)) => k.as_str(),
+        _ => return None,
+    };
+    Some(match (section, key) {
+        ("server", "header_read_timeout") => ("100ms", "10m"),
+        ("server", "idle_timeout") => ("100ms", "24h"),
+        ("server", "shutdown_timeout") => ("0s", "1h"),
+        ("upstream", "connect_timeout") => ("10ms", "5m"),
+        ("upstream", "response_timeout") => ("100ms", "24h"),
+        ("cache", "ttl") => ("0s", "24h"),
+        ("cache", "negative_ttl") => ("0s", "24h"),
+        ("cache", "stale_if_error") => ("0s", "24h"),
+        ("providers", "timeout") | ("directory", "timeout") => ("10ms", "5m"),
+        ("providers", "clock_skew") => ("0s", "10m"),
+        _ => return None,
+    })
+}
+
+/// Removes the key at `rel` (a path of table keys and array indexes ending
+/// in a key) from `value`; false when it is not there.
+fn take_out(value: &mut toml::Value, rel: &[Step]) -> bool {
+    let Some((Step::Key(last), parents)) = rel.split_last() else {
+        return false;
+    };
+    let mut at = value;
+    for step in parents {
+        let next = match (step, at) {
+            (Step::Key(k), toml::Value::Table(t)) => t.get_mut(k),
+            (Step::Index(i), toml::Value::Array(a)) => a.get_mut(*i),
+            _ => None,
+        };
+        match next {
+            Some(v) => at = v,
+            None => return false,
+        }
+    }
+    match at {
+        toml::Value::Table(t) => t.remove(last).is_some(),
+        _ => false,
     }
 }
 
