@@ -5,8 +5,6 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use rsa::pkcs8::{EncodePrivateKey, EncodePublicKey, LineEnding};
-
 use super::shared::{EXIT_INVALID, EXIT_RUNTIME};
 
 /// `restgate oauth1 …`
@@ -49,24 +47,33 @@ fn keygen(args: &KeygenArgs) -> ExitCode {
         eprintln!("{} exists; use --force to replace it", args.out.display());
         return ExitCode::from(EXIT_INVALID);
     }
-    let key = match rsa::RsaPrivateKey::new(&mut rsa::rand_core::OsRng, args.bits) {
-        Ok(k) => k,
-        Err(e) => {
-            eprintln!("cannot generate a key: {e}");
+    // OpenSSL generates the key (its primes from the system's CSPRNG) and
+    // writes it as PKCS#8, the public half as SubjectPublicKeyInfo.
+    let key = match u32::try_from(args.bits)
+        .ok()
+        .and_then(|bits| openssl::rsa::Rsa::generate(bits).ok())
+        .and_then(|rsa| openssl::pkey::PKey::from_rsa(rsa).ok())
+    {
+        Some(k) => k,
+        None => {
+            eprintln!("cannot generate a {}-bit RSA key", args.bits);
             return ExitCode::from(EXIT_RUNTIME);
         }
     };
-    let (private_pem, public_pem) = match (
-        key.to_pkcs8_pem(LineEnding::LF),
-        key.to_public_key().to_public_key_pem(LineEnding::LF),
-    ) {
-        (Ok(p), Ok(q)) => (p, q),
-        _ => {
-            eprintln!("cannot encode the key");
-            return ExitCode::from(EXIT_RUNTIME);
-        }
+    let pems = key
+        .private_key_to_pem_pkcs8()
+        .ok()
+        .map(zeroize::Zeroizing::new)
+        .zip(
+            key.public_key_to_pem()
+                .ok()
+                .and_then(|q| String::from_utf8(q).ok()),
+        );
+    let Some((private_pem, public_pem)) = pems else {
+        eprintln!("cannot encode the key");
+        return ExitCode::from(EXIT_RUNTIME);
     };
-    if let Err(e) = write_private(&args.out, private_pem.as_bytes()) {
+    if let Err(e) = write_private(&args.out, &private_pem) {
         eprintln!("cannot write {}: {e}", args.out.display());
         return ExitCode::from(EXIT_RUNTIME);
     }

@@ -66,6 +66,9 @@ pub struct Server {
     pub fast_http1: bool,
     /// Peers whose `X-Forwarded-For` names the client (`server.trusted_proxies`).
     pub trusted_proxies: Vec<ipnet::IpNet>,
+    /// The admin credential (`server.admin_token_file`): when set, every
+    /// admin endpoint but `/healthz` and `/readyz` needs it as a Bearer token.
+    pub admin_token: Option<crate::config::Secret>,
 }
 
 /// How an authenticated request is handed to the upstream.
@@ -114,9 +117,9 @@ pub struct OAuth1 {
     pub signed_base_url: String,
 }
 
-/// An RSA private key that prints as `<redacted>`.
+/// An RSA private key (held by OpenSSL) that prints as `<redacted>`.
 #[derive(Clone)]
-pub struct PrivateKey(pub Arc<rsa::RsaPrivateKey>);
+pub struct PrivateKey(pub Arc<openssl::pkey::PKey<openssl::pkey::Private>>);
 
 impl std::fmt::Debug for PrivateKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

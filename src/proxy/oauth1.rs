@@ -6,15 +6,11 @@
 
 use std::borrow::Cow;
 
+use crate::config::{OAuth1, PrivateKey};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use http::Method;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, utf8_percent_encode};
-use rsa::pkcs1v15::SigningKey;
-use rsa::signature::{SignatureEncoding, Signer as _};
-use sha1::Sha1;
-
-use crate::config::OAuth1;
 
 /// RFC 5849 §3.6: everything but ALPHA, DIGIT, `-`, `.`, `_`, `~` is encoded.
 const OAUTH_ENCODE: &AsciiSet = &NON_ALPHANUMERIC
@@ -60,7 +56,7 @@ pub fn form_pairs(text: &[u8]) -> Vec<(String, String)> {
 /// Signs requests as the configured consumer.
 pub struct Signer {
     consumer_key: String,
-    key: SigningKey<Sha1>,
+    key: PrivateKey,
     base_url: String,
 }
 
@@ -80,7 +76,7 @@ impl Signer {
     pub fn new(cfg: &OAuth1) -> Self {
         Signer {
             consumer_key: cfg.consumer_key.clone(),
-            key: SigningKey::<Sha1>::new((*cfg.private_key.0).clone()),
+            key: cfg.private_key.clone(),
             base_url: cfg.signed_base_url.clone(),
         }
     }
@@ -88,6 +84,11 @@ impl Signer {
     /// The `Authorization: OAuth …` value for a request. `path` is the request
     /// path as sent (context path included); `params` are the query (with the
     /// requestor id already in it) and form-body parameters, decoded.
+    ///
+    /// The key signed a probe when the config was loaded, so OpenSSL fails
+    /// here only when it cannot allocate or draw its blinding randomness;
+    /// that panics (without key material). [`Signer::try_authorization`]
+    /// returns the error instead.
     pub fn authorization(
         &self,
         method: &Method,
@@ -96,6 +97,21 @@ impl Signer {
         timestamp: u64,
         nonce: &str,
     ) -> String {
+        match self.try_authorization(method, path, params, timestamp, nonce) {
+            Ok(header) => header,
+            Err(e) => panic!("OpenSSL could not sign an OAuth request: {e}"),
+        }
+    }
+
+    /// [`Signer::authorization`], with OpenSSL's error when it cannot sign.
+    pub fn try_authorization(
+        &self,
+        method: &Method,
+        path: &str,
+        params: &[(String, String)],
+        timestamp: u64,
+        nonce: &str,
+    ) -> Result<String, openssl::error::ErrorStack> {
         let oauth = [
             ("oauth_consumer_key", self.consumer_key.as_str()),
             ("oauth_nonce", nonce),
@@ -108,7 +124,7 @@ impl Signer {
         let mut all: Vec<(String, String)> = params.to_vec();
         all.extend(oauth.iter().cloned());
         let base = base_string(method, &format!("{}{path}", self.base_url), &all);
-        let signature = STANDARD.encode(self.key.sign(base.as_bytes()).to_bytes());
+        let signature = STANDARD.encode(self.key.sign_rsa_sha1(base.as_bytes())?);
         let mut header = String::from("OAuth ");
         for (i, (k, v)) in oauth
             .iter()
@@ -120,7 +136,7 @@ impl Signer {
             }
             header.push_str(&format!("{k}=\"{}\"", encode(v)));
         }
-        header
+        Ok(header)
     }
 }
 
