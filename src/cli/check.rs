@@ -55,6 +55,15 @@ pub fn summary(c: &Config) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "{}: OK", c.source.display());
     let _ = writeln!(s, "listen          {}", c.server.listen);
+    let admin_access = match &c.server.admin_token {
+        Some(t) => format!("admin token {t} required but for /healthz and /readyz"),
+        None => "no admin token: loopback only".to_owned(),
+    };
+    let _ = writeln!(
+        s,
+        "admin           {} ({admin_access})",
+        c.server.admin_listen
+    );
     let _ = writeln!(s, "upstream        {}", c.upstream.url);
     let mode = match c.upstream.identity {
         IdentityMode::Header => format!("header {}", c.upstream.identity_header),

@@ -44,6 +44,7 @@ pub struct RawServer {
     pub tls_cert_file: Option<String>,
     pub tls_key_file: Option<String>,
     pub trusted_proxies: Option<Vec<String>>,
+    pub admin_token_file: Option<String>,
 }
 
 /// `[upstream]`

@@ -70,7 +70,20 @@ async fn handle(
     state: AdminState,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(match (req.method().clone(), req.uri().path()) {
+    let path = req.uri().path();
+    let open = matches!(path, "/healthz" | "/readyz");
+    if !open && !admitted(&state, &req) {
+        let mut res = json_reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "unauthorized", "error_description": "the admin endpoints need the admin token as a Bearer token"}),
+        );
+        res.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"restgate-admin\""),
+        );
+        return Ok(res);
+    }
+    Ok(match (req.method().clone(), path) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n"),
         (Method::GET, "/readyz") => readyz(&state),
         (Method::GET, "/status") => status(&state),
@@ -90,6 +103,33 @@ async fn handle(
         ),
         _ => json_reply(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
     })
+}
+
+/// Whether a request may use the admin endpoints: always when no admin
+/// token is configured (the listener is then on loopback, which `check`
+/// enforces), else only with `Authorization: Bearer <token>`, compared in
+/// constant time. The token is read from the running config, so a reload
+/// that changes it takes effect at once.
+fn admitted<B>(state: &AdminState, req: &Request<B>) -> bool {
+    let gw = state.current.load();
+    let Some(token) = &gw.config.server.admin_token else {
+        return true;
+    };
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| {
+            let (scheme, rest) = v.split_once(' ')?;
+            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+        });
+    match given {
+        Some(given) => {
+            use subtle::ConstantTimeEq as _;
+            bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+        }
+        None => false,
+    }
 }
 
 /// Ready once the gateway listens and until it drains, while any provider

@@ -20,13 +20,33 @@ impl Cx {
                 default.parse().expect("default address")
             })
         };
-        let listen = addr(self, "listen", raw.listen.as_ref(), "0.0.0.0:8080");
-        let admin_listen = addr(
+        let listen: std::net::SocketAddr =
+            addr(self, "listen", raw.listen.as_ref(), "0.0.0.0:8080");
+        let admin_listen: std::net::SocketAddr = addr(
             self,
             "admin_listen",
             raw.admin_listen.as_ref(),
             "127.0.0.1:9901",
         );
+        let admin_token = self.secret(&p, "admin_token", None, raw.admin_token_file.as_ref(), base);
+        if !admin_listen.ip().is_loopback() && raw.admin_token_file.is_none() {
+            self.err(
+                &p.key("admin_listen"),
+                format!(
+                    "{admin_listen} is reachable from other hosts, and the admin endpoints show \
+                     identities and evict: set server.admin_token_file (a file holding a long \
+                     random token) or listen on 127.0.0.1"
+                ),
+            );
+        }
+        if let Some(t) = &admin_token {
+            if t.expose().len() < 16 && !self.skip_secrets {
+                self.err(
+                    &p.key("admin_token_file"),
+                    "the token is too short to resist guessing: use 16 or more characters, e.g. `openssl rand -hex 32`",
+                );
+            }
+        }
         let max_header_bytes = raw.max_header_bytes.unwrap_or(65536);
         if !(8192..=1 << 20).contains(&max_header_bytes) {
             self.err(
@@ -74,6 +94,7 @@ impl Cx {
             max_connections: self.positive(&p.key("max_connections"), raw.max_connections, 10_000),
             trusted_proxies: self
                 .trusted_proxies(&p.key("trusted_proxies"), raw.trusted_proxies.as_deref()),
+            admin_token,
             fast_http1: raw.fast_http1.unwrap_or(true)
                 && std::env::var_os("RESTGATE_FAST_HTTP1").is_none_or(|v| v != "0"),
             shutdown_timeout: self.duration(
