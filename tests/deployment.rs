@@ -90,6 +90,12 @@ fn the_kubernetes_configmap_is_valid() {
         "MDAwMDAwMDAwMDAxOgcmLTtETFtiaW9/ho2Um6KpsLe+",
     )
     .unwrap();
+    // The admin listener binds 0.0.0.0 for the kubelet's probes, so it needs a token.
+    std::fs::write(
+        dir.path().join("admin-token"),
+        "0123456789abcdef0123456789abcdef",
+    )
+    .unwrap();
     keygen(&dir.path().join("cluster.key"));
     let toml = toml.replace("/etc/restgate/secrets", &dir.path().display().to_string());
     let path = dir.path().join("restgate.toml");

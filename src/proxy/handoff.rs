@@ -199,7 +199,9 @@ async fn sign(
     uri.path_and_query = Some(pq);
     parts.uri = http::Uri::from_parts(uri)
         .map_err(|_| GatewayError::Internal("cannot build the signed request URI"))?;
-    let auth = signer.authorization(&parts.method, &path, &params, unix_now(), &oauth1::nonce());
+    let auth = signer
+        .try_authorization(&parts.method, &path, &params, unix_now(), &oauth1::nonce())
+        .map_err(|_| GatewayError::Internal("cannot sign the request"))?;
     let auth = HeaderValue::from_str(&auth)
         .map_err(|_| GatewayError::Internal("OAuth header is not a header value"))?;
     parts.headers.insert(header::AUTHORIZATION, auth);
