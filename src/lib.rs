@@ -11,6 +11,7 @@ pub mod cli;
 pub mod cluster;
 pub mod config;
 pub mod core;
+pub mod diagnose;
 pub mod http1;
 pub mod layers;
 pub mod providers;

@@ -5,7 +5,6 @@ pub mod cluster;
 pub mod demo;
 pub mod discover;
 pub mod fetch_token;
-pub mod inspect;
 pub mod key;
 pub mod oauth1;
 pub mod serve;

@@ -7,8 +7,8 @@ use std::io::{IsTerminal, Read};
 
 use std::process::ExitCode;
 
-use super::inspect;
 use super::shared::{EXIT_INVALID, EXIT_RUNTIME};
+use crate::diagnose::inspect;
 
 /// Options of `test-token`.
 #[derive(Debug, clap::Args)]
