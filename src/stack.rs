@@ -36,6 +36,8 @@ pub struct Gateway {
     pub metrics: Arc<Metrics>,
     /// The config it was built from.
     pub config: Arc<Config>,
+    /// When that config was loaded (at start or by a reload).
+    pub built_at: std::time::SystemTime,
 }
 
 /// The shared tier for `[cluster]`: the running one when its settings did
@@ -158,5 +160,6 @@ pub fn rebuild(config: Arc<Config>, previous: Option<&Gateway>) -> Gateway {
         providers,
         metrics,
         config,
+        built_at: std::time::SystemTime::now(),
     }
 }

@@ -14,6 +14,7 @@ use tower_service::Service;
 
 use crate::telemetry::metrics::Metrics;
 pub use crate::telemetry::note::{REQUEST_ID, RequestNote};
+use crate::telemetry::recent::Decision;
 
 /// Layer for [`AccessLog`].
 #[derive(Clone)]
@@ -84,6 +85,17 @@ where
             };
             let status = res.status().as_u16();
             metrics.request(outcome, status);
+            metrics.recent.request(Decision {
+                at: std::time::SystemTime::now(),
+                request_id: id.clone(),
+                method: method.clone(),
+                uri: uri.clone(),
+                status,
+                outcome,
+                reason: note.reason,
+                principal: note.principal.clone(),
+                cache: note.cache,
+            });
             tracing::info!(
                 target: "restgate::access",
                 request_id = id.to_str().unwrap_or_default(),

@@ -1,6 +1,7 @@
-//! The admin listener (SPEC §6): `/healthz`, `/readyz`, `/metrics`,
-//! `GET /status`, `POST /cache/evict`. It binds loopback by default and is never the
-//! gateway's port: eviction takes a token in its body.
+//! The admin listener: `/healthz`, `/readyz`, `/metrics`, `GET /status`,
+//! `POST /cache/evict`, and the console's pages (`console`). It binds
+//! loopback by default and is never the gateway's port: eviction takes a
+//! token in its body.
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -18,6 +19,7 @@ use tokio::net::TcpListener;
 
 use arc_swap::ArcSwap;
 
+use super::console;
 use crate::core::token::Token;
 use crate::stack::Gateway;
 
@@ -70,20 +72,40 @@ async fn handle(
     state: AdminState,
     req: Request<Incoming>,
 ) -> Result<Response<Full<Bytes>>, Infallible> {
+    let mut res = route(state, req).await;
+    guard_headers(res.headers_mut());
+    Ok(res)
+}
+
+/// Headers on every admin answer: nothing may frame, cache, sniff or be
+/// referred from these pages, and only their own scripts and styles run.
+fn guard_headers(h: &mut http::HeaderMap) {
+    use header::HeaderValue as V;
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        V::from_static(
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'",
+        ),
+    );
+    h.insert(header::X_FRAME_OPTIONS, V::from_static("DENY"));
+    h.insert(header::REFERRER_POLICY, V::from_static("no-referrer"));
+    h.insert(header::X_CONTENT_TYPE_OPTIONS, V::from_static("nosniff"));
+    h.insert(header::CACHE_CONTROL, V::from_static("no-store"));
+}
+
+async fn route(state: AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path();
     let open = matches!(path, "/healthz" | "/readyz");
-    if !open && !admitted(&state, &req) {
-        let mut res = json_reply(
-            StatusCode::UNAUTHORIZED,
-            json!({"error": "unauthorized", "error_description": "the admin endpoints need the admin token as a Bearer token"}),
-        );
-        res.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            header::HeaderValue::from_static("Bearer realm=\"restgate-admin\""),
-        );
-        return Ok(res);
+    if !open {
+        if let Some(refusal) = refuse(&state, &req) {
+            return refusal;
+        }
     }
-    Ok(match (req.method().clone(), path) {
+    if console::is_console(path) {
+        return console::serve(&state, req).await;
+    }
+    match (req.method().clone(), path) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n"),
         (Method::GET, "/readyz") => readyz(&state),
         (Method::GET, "/status") => status(&state),
@@ -102,7 +124,85 @@ async fn handle(
             json!({"error": "method_not_allowed"}),
         ),
         _ => json_reply(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
-    })
+    }
+}
+
+/// Why a request may not use the admin endpoints, if it may not:
+/// - without an admin token the listener is on loopback, and the request
+///   must name it so (a loopback or `localhost` Host): a web page whose
+///   name was rebound to 127.0.0.1 cannot read it;
+/// - with one, the token must come (Bearer, or as the password of Basic,
+///   which a browser asks for once);
+/// - a state-changing request must come from these pages themselves or from
+///   no page at all (`Origin` and `Sec-Fetch-Site`), so that no other site
+///   can drive it through the admin's browser.
+fn refuse<B>(state: &AdminState, req: &Request<B>) -> Option<Response<Full<Bytes>>> {
+    let gw = state.current.load();
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if gw.config.server.admin_token.is_none() && !is_loopback_host(host) {
+        return Some(json_reply(
+            StatusCode::FORBIDDEN,
+            json!({"error": "forbidden", "error_description": "without server.admin_token_file the admin listener answers only requests addressed to a loopback name"}),
+        ));
+    }
+    if !admitted(state, req) {
+        let mut res = json_reply(
+            StatusCode::UNAUTHORIZED,
+            json!({"error": "unauthorized", "error_description": "the admin endpoints need the admin token as a Bearer token"}),
+        );
+        let h = res.headers_mut();
+        h.append(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Bearer realm=\"restgate-admin\""),
+        );
+        h.append(
+            header::WWW_AUTHENTICATE,
+            header::HeaderValue::from_static("Basic realm=\"restgate-admin\", charset=\"UTF-8\""),
+        );
+        return Some(res);
+    }
+    if req.method() != Method::GET && req.method() != Method::HEAD && !same_origin(req, host) {
+        return Some(json_reply(
+            StatusCode::FORBIDDEN,
+            json!({"error": "cross_origin", "error_description": "a state-changing admin request must come from the admin pages themselves"}),
+        ));
+    }
+    None
+}
+
+/// `127.0.0.1:9901`, `[::1]:9901`, `localhost:9901` (and without a port).
+fn is_loopback_host(host: &str) -> bool {
+    let name = match host.rsplit_once(':') {
+        Some((name, port)) if !name.ends_with(':') && port.bytes().all(|b| b.is_ascii_digit()) => {
+            name
+        }
+        _ => host,
+    };
+    let name = name.trim_start_matches('[').trim_end_matches(']');
+    name.eq_ignore_ascii_case("localhost")
+        || name
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
+/// Whether a state-changing request comes from these pages or from no page:
+/// a browser says where it comes from (`Origin`, `Sec-Fetch-Site`); a
+/// script or `curl` says neither.
+fn same_origin<B>(req: &Request<B>, host: &str) -> bool {
+    let h = req.headers();
+    if let Some(site) = h.get("sec-fetch-site").and_then(|v| v.to_str().ok()) {
+        if !matches!(site, "same-origin" | "none") {
+            return false;
+        }
+    }
+    match h.get(header::ORIGIN).map(|v| v.to_str().unwrap_or("")) {
+        None => true,
+        Some(origin) => origin == format!("http://{host}") || origin == format!("https://{host}"),
+    }
 }
 
 /// Whether a request may use the admin endpoints: always when no admin
@@ -121,12 +221,25 @@ fn admitted<B>(state: &AdminState, req: &Request<B>) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| {
             let (scheme, rest) = v.split_once(' ')?;
-            scheme.eq_ignore_ascii_case("bearer").then(|| rest.trim())
+            let rest = rest.trim();
+            if scheme.eq_ignore_ascii_case("bearer") {
+                Some(rest.as_bytes().to_vec())
+            } else if scheme.eq_ignore_ascii_case("basic") {
+                // A browser's login prompt: any user name, the token as password.
+                use base64::Engine as _;
+                let decoded = base64::engine::general_purpose::STANDARD
+                    .decode(rest)
+                    .ok()?;
+                let colon = decoded.iter().position(|b| *b == b':')?;
+                Some(decoded[colon + 1..].to_vec())
+            } else {
+                None
+            }
         });
     match given {
         Some(given) => {
             use subtle::ConstantTimeEq as _;
-            bool::from(given.as_bytes().ct_eq(token.expose().as_bytes()))
+            bool::from(given.ct_eq(token.expose().as_bytes()))
         }
         None => false,
     }

@@ -20,6 +20,7 @@ use tower::ServiceExt;
 use tower::util::Oneshot;
 
 pub mod admin;
+mod console;
 mod idle;
 
 use crate::config::{Config, ConfigErrors};

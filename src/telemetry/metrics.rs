@@ -130,6 +130,8 @@ pub struct Metrics {
     /// Calls left in each provider's window.
     pub budget_left: Family<ProviderLabels, Gauge>,
     hot_requests: Handles<RequestLabels>,
+    /// The recent past the admin console shows (decisions, the last hour).
+    pub recent: super::recent::Recent,
     hot_decisions: Handles<DecisionLabels>,
     hot_lookups: Handles<CacheLabels>,
 }
@@ -203,6 +205,7 @@ impl Metrics {
             requests,
             decisions,
             cache_lookups,
+            recent: super::recent::Recent::default(),
             hot_requests: Handles::new(),
             hot_decisions: Handles::new(),
             hot_lookups: Handles::new(),
@@ -229,6 +232,7 @@ impl Metrics {
         self.provider_latency
             .get_or_create(&labels)
             .observe(took.as_secs_f64());
+        self.recent.provider_call(provider, took, error.is_some());
         if let Some(kind) = error {
             self.provider_errors
                 .get_or_create(&ProviderErrorLabels {

@@ -6,6 +6,7 @@ pub mod logfmt;
 pub mod logwrite;
 pub mod metrics;
 pub mod note;
+pub mod recent;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, clap::ValueEnum)]
