@@ -81,6 +81,16 @@ pub enum GatewayError {
     /// A bug or an impossible state.
     #[error("internal error: {0}")]
     Internal(&'static str),
+    /// An error met once the identity was known (a route's rule, the
+    /// product refusing the user): answered as `error`, and the decision
+    /// records who it was for.
+    #[error("{error}")]
+    Acting {
+        /// Who the request would have acted as.
+        user: std::sync::Arc<crate::core::principal::Principal>,
+        /// What went wrong.
+        error: Box<GatewayError>,
+    },
 }
 
 /// What a client is told: status, `error` code, description, challenge.
@@ -101,6 +111,20 @@ enum Challenge {
 // === impl GatewayError ===
 
 impl GatewayError {
+    /// `error`, met while acting as `user`.
+    pub fn acting(
+        user: std::sync::Arc<crate::core::principal::Principal>,
+        error: GatewayError,
+    ) -> Self {
+        match error {
+            already @ GatewayError::Acting { .. } => already,
+            error => GatewayError::Acting {
+                user,
+                error: Box::new(error),
+            },
+        }
+    }
+
     fn render(&self) -> Rendered {
         use Challenge as C;
         use GatewayError as E;
@@ -111,6 +135,7 @@ impl GatewayError {
             challenge,
         };
         match self {
+            E::Acting { error, .. } => error.render(),
             E::MissingCredential => r(
                 StatusCode::UNAUTHORIZED,
                 "unauthorized",
@@ -237,6 +262,7 @@ impl GatewayError {
     /// The reason code for logs and metrics (never a secret).
     pub fn reason(&self) -> &'static str {
         match self {
+            GatewayError::Acting { error, .. } => error.reason(),
             GatewayError::RateLimited(l) => match l.reason {
                 crate::core::budget::LimitReason::Client => "rate_limited_client",
                 crate::core::budget::LimitReason::Provider => "rate_limited_provider",
@@ -249,6 +275,9 @@ impl GatewayError {
 
     /// The response a client gets.
     pub fn into_response<B: From<Full<Bytes>>>(self, realm: &str) -> Response<B> {
+        if let GatewayError::Acting { error, .. } = self {
+            return error.into_response(realm);
+        }
         let rendered = self.render();
         let body = serde_json::json!({ "error": rendered.code, "error_description": rendered.description });
         let mut res = Response::new(B::from(Full::new(Bytes::from(body.to_string()))));

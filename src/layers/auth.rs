@@ -147,7 +147,15 @@ where
                 Handoff::Untouched => ("passed", None),
             };
             req.extensions_mut().insert(handoff);
-            let mut res = inner.call(req).await?;
+            let mut res = match inner.call(req).await {
+                Ok(res) => res,
+                Err(e) => {
+                    return Err(match &principal {
+                        Some(p) => GatewayError::acting(p.clone(), e),
+                        None => e,
+                    });
+                }
+            };
             let note = res.extensions_mut().get_or_insert_default::<RequestNote>();
             note.outcome = outcome;
             note.principal = principal;
@@ -286,7 +294,8 @@ impl AuthState {
             .await?
             .ok_or(GatewayError::UnknownUser)?;
         if let Some(route) = route {
-            check_route(route, &principal)?;
+            check_route(route, &principal)
+                .map_err(|e| GatewayError::acting(principal.clone(), e))?;
         }
         Ok(Handoff::Asserted(principal))
     }

@@ -97,10 +97,15 @@ where
                     "refused"
                 };
                 let reason = e.reason();
+                let principal = match &e {
+                    GatewayError::Acting { user, .. } => Some(user.clone()),
+                    _ => None,
+                };
                 let mut res = e.into_response(this.realm).map(Either::Right);
                 let note = res.extensions_mut().get_or_insert_default::<RequestNote>();
                 note.outcome = outcome;
                 note.reason = reason;
+                note.principal = principal;
                 res
             }
         }))
