@@ -85,7 +85,7 @@ async fn every_page_and_asset_carries_the_guarding_headers() {
             "{path}: {csp}"
         );
         assert_eq!(header(&r, "x-frame-options"), "DENY", "{path}");
-        assert_eq!(header(&r, "referrer-policy"), "no-referrer", "{path}");
+        assert_eq!(header(&r, "referrer-policy"), "same-origin", "{path}");
         assert_eq!(header(&r, "cache-control"), "no-store", "{path}");
         assert_eq!(header(&r, "x-content-type-options"), "nosniff", "{path}");
     }
@@ -339,7 +339,7 @@ async fn the_overview_shows_each_provider_and_the_last_hour() {
     );
     assert!(page.contains("id=\"auth-state\""));
     assert!(page.contains("<strong class=\"ok\">on</strong>"));
-    assert!(page.contains("id=\"cache-state\""), "{page}");
+    assert!(page.contains("<p>1 entry</p>"), "{page}");
     assert!(
         page.contains("<rect class=\"o-authenticated\""),
         "the chart has the request"

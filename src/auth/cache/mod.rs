@@ -155,6 +155,13 @@ impl CacheLayer {
         self.store.entries.entry_count()
     }
 
+    /// The number of entries once the cache's pending housekeeping is done
+    /// (inserts and evictions are counted lazily), for a person to read.
+    pub async fn settled_len(&self) -> u64 {
+        self.store.entries.run_pending_tasks().await;
+        self.store.entries.entry_count()
+    }
+
     /// Whether the cache is empty.
     pub fn is_empty(&self) -> bool {
         self.len() == 0

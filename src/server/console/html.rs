@@ -59,8 +59,9 @@ pub fn page(active: &str, main: &str) -> String {
 <head>
 <meta charset=\"utf-8\">
 <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">
-<meta name=\"referrer\" content=\"no-referrer\">
+<meta name=\"referrer\" content=\"same-origin\">
 <title>{title} · restgate</title>
+<link rel=\"icon\" href=\"data:,\">
 <link rel=\"stylesheet\" href=\"/assets/console.css\">
 <script src=\"/assets/console.js\" defer></script>
 </head>
@@ -171,19 +172,23 @@ pub fn latency_chart(history: &[Minute]) -> String {
     );
     for (k, name) in names.iter().enumerate() {
         let mut points = String::new();
+        let mut dots = String::new();
         for (i, m) in history.iter().enumerate() {
             if let Some(ms) = mean(m, name) {
+                let (x, y) = (i as f64 * step, CHART_H - ms / peak * CHART_H);
+                let _ = write!(points, "{x:.1},{y:.1} ");
+                // A dot per minute: a provider called in one minute only
+                // still shows.
                 let _ = write!(
-                    points,
-                    "{:.1},{:.1} ",
-                    i as f64 * step,
-                    CHART_H - ms / peak * CHART_H
+                    dots,
+                    "<circle class=\"dot l{}\" cx=\"{x:.1}\" cy=\"{y:.1}\" r=\"1.5\"></circle>",
+                    k % 6
                 );
             }
         }
         let _ = write!(
             s,
-            "<polyline class=\"line l{}\" points=\"{}\"><title>{}</title></polyline>",
+            "<polyline class=\"line l{}\" points=\"{}\"><title>{}</title></polyline>{dots}",
             k % 6,
             points.trim_end(),
             esc(name)

@@ -44,7 +44,7 @@ pub async fn serve(state: &AdminState, req: Request<Incoming>) -> Response<Full<
     match (method, path.as_str()) {
         (Method::GET, "/assets/console.css") => asset("text/css; charset=utf-8", CSS),
         (Method::GET, "/assets/console.js") => asset("text/javascript; charset=utf-8", JS),
-        (Method::GET, "/") => html_page(StatusCode::OK, page("/", &overview(state))),
+        (Method::GET, "/") => html_page(StatusCode::OK, page("/", &overview(state).await)),
         (Method::GET, "/decisions") => {
             let query = req.uri().query().unwrap_or("").to_owned();
             html_page(
@@ -137,8 +137,9 @@ fn age(seconds: Option<u64>) -> String {
     seconds.map_or("–".to_owned(), |s| format!("{s} s"))
 }
 
-fn overview(state: &AdminState) -> String {
-    let gw = state.current.load();
+async fn overview(state: &AdminState) -> String {
+    let gw = state.current.load_full();
+    let entries = gw.cache.settled_len().await;
     let now = SystemTime::now();
     let mut s = String::from("<h1>Overview</h1><section class=\"cards\">");
     let auth = if gw.config.auth.enabled {
@@ -167,8 +168,11 @@ fn overview(state: &AdminState) -> String {
         .map_or("–".to_owned(), |r| format!("{:.1} %", r * 100.0));
     let _ = write!(
         s,
-        "<div class=\"card\" id=\"cache-state\"><h2>Cache</h2><p>{} entries</p><p>hit ratio {ratio}</p></div>",
-        gw.cache.len()
+        "<div class=\"card\" id=\"cache-state\"><h2>Cache</h2><p>{}</p><p>hit ratio {ratio}</p></div>",
+        match entries {
+            1 => "1 entry".to_owned(),
+            n => format!("{n} entries"),
+        }
     );
     let cluster = match gw.cache.tier() {
         None => "<p>not configured: this replica learns alone</p>".to_owned(),
@@ -371,12 +375,19 @@ fn toml_path(pointer: &str, dotted: &str) -> String {
     toml::Value::String(written.to_owned()).to_string()
 }
 
-fn report_html(r: &inspect::Report, config: &Config) -> String {
+/// The report of one credential; `nested` inside another result (the
+/// provider test's), without the ids the page's own result carries.
+fn report_html(r: &inspect::Report, config: &Config, nested: bool) -> String {
     let accepted = r.accepted();
     let class = if accepted { "accepted" } else { "refused" };
+    let (section_id, verdict_id) = if nested {
+        ("", "")
+    } else {
+        (" id=\"result\"", " id=\"verdict\"")
+    };
     let mut s = format!(
-        "<section id=\"result\" class=\"decision {class}\"><h2>Decision</h2>\
-         <p class=\"verdict\" id=\"verdict\"><strong>{}</strong>: {}</p><dl>\
+        "<section{section_id} class=\"decision {class}\"><h2>Decision</h2>\
+         <p class=\"verdict\"{verdict_id}><strong>{}</strong>: {}</p><dl>\
          <dt>Credential</dt><dd id=\"credential-class\">{}</dd>",
         esc(&r.decision.to_uppercase()),
         esc(&r.reason),
@@ -500,7 +511,7 @@ async fn test_token(state: &AdminState, form: &[(String, String)]) -> Response<F
     let report = inspect::evaluate(&gw.config, &gw.providers, credential, basic, only).await;
     let body = page(
         "/test-token",
-        &token_form(&gw.config, Some(&report_html(&report, &gw.config))),
+        &token_form(&gw.config, Some(&report_html(&report, &gw.config, false))),
     );
     html_page(StatusCode::OK, scrub(body, credential, basic))
 }
@@ -556,12 +567,12 @@ async fn test_provider(state: &AdminState, form: &[(String, String)]) -> Respons
         _ => "refused",
     };
     let mut result = format!(
-        "<section id=\"provider-result\" class=\"decision {class}\"><h2>Provider {}</h2><p class=\"verdict\" id=\"verdict\">{}</p>",
+        "<section id=\"provider-result\" class=\"decision {class}\"><h2>Test of provider {}</h2><p class=\"verdict\" id=\"verdict\">{}</p>",
         esc(name),
         esc(&checked.verdict)
     );
     if let Some(report) = &checked.report {
-        result.push_str(&report_html(report, &gw.config));
+        result.push_str(&report_html(report, &gw.config, true));
     }
     result.push_str("</section>");
     html_page(
