@@ -87,9 +87,9 @@ where
             metrics.request(outcome, status);
             metrics.recent.request(Decision {
                 at: std::time::SystemTime::now(),
-                request_id: id.clone(),
+                request_id: id.to_str().unwrap_or_default().into(),
                 method: method.clone(),
-                uri: uri.clone(),
+                path: uri.path().into(),
                 status,
                 outcome,
                 reason: note.reason,

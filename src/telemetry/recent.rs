@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use http::{HeaderValue, Method, Uri};
+use http::Method;
 
 use crate::core::principal::Principal;
 
@@ -26,11 +26,13 @@ pub struct Decision {
     /// When it was answered.
     pub at: SystemTime,
     /// The request id (the client's, if sane, else restgate's).
-    pub request_id: HeaderValue,
+    pub request_id: Box<str>,
     /// The method.
     pub method: Method,
-    /// The request target; only its path is ever shown.
-    pub uri: Uri,
+    /// The path, without the query. Copied: a parsed request's parts may
+    /// share the bytes of the whole buffer it was read into, which 500 kept
+    /// decisions would otherwise keep alive.
+    pub path: Box<str>,
     /// The HTTP status answered.
     pub status: u16,
     /// `authenticated`, `refused` or `error`.
@@ -182,9 +184,9 @@ mod tests {
     fn decision(at: SystemTime, outcome: &'static str) -> Decision {
         Decision {
             at,
-            request_id: HeaderValue::from_static("r1"),
+            request_id: "r1".into(),
             method: Method::GET,
-            uri: Uri::from_static("/rest/api/2/myself?secret=x"),
+            path: "/rest/api/2/myself".into(),
             status: 200,
             outcome,
             reason: "",

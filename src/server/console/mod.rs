@@ -314,9 +314,9 @@ fn decisions(state: &AdminState, query: &str) -> String {
             format!(
                 "<tr class=\"outcome-{o}\" data-status=\"{st}\" data-reason=\"{r}\"><td><time>{}</time></td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{st}</td><td>{o}</td><td>{r}</td><td class=\"user\">{user}</td><td>{provider}</td><td>{}</td></tr>",
                 when(d.at),
-                esc(d.request_id.to_str().unwrap_or("")),
+                esc(&d.request_id),
                 esc(d.method.as_str()),
-                esc(d.uri.path()),
+                esc(&d.path),
                 d.cache.unwrap_or("–"),
                 o = d.outcome,
                 st = d.status,
