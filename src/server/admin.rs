@@ -105,7 +105,7 @@ async fn route(state: AdminState, req: Request<Incoming>) -> Response<Full<Bytes
         }
     }
     if console::is_console(path) {
-        return console::serve(&state, req).await;
+        return console::serve(&state.current, req).await;
     }
     match (req.method().clone(), path) {
         (Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n"),

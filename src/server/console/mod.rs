@@ -20,10 +20,12 @@ use hyper::body::Incoming;
 use serde_json::Value;
 
 use self::html::{esc, page, table, when};
-use super::admin::AdminState;
+use arc_swap::ArcSwap;
+
 use crate::config::{Config, IdentityMode, Validation};
 use crate::core::token::Token;
 use crate::diagnose::{fetch, inspect};
+use crate::stack::Gateway;
 
 const CSS: &str = include_str!("console.css");
 const JS: &str = include_str!("console.js");
@@ -38,7 +40,7 @@ pub fn is_console(path: &str) -> bool {
 }
 
 /// Serves one console request (the caller has admitted it).
-pub async fn serve(state: &AdminState, req: Request<Incoming>) -> Response<Full<Bytes>> {
+pub async fn serve(state: &ArcSwap<Gateway>, req: Request<Incoming>) -> Response<Full<Bytes>> {
     let path = req.uri().path().to_owned();
     let method = req.method().clone();
     match (method, path.as_str()) {
@@ -53,7 +55,7 @@ pub async fn serve(state: &AdminState, req: Request<Incoming>) -> Response<Full<
             )
         }
         (Method::GET, "/test-token") => {
-            let gw = state.current.load();
+            let gw = state.load();
             html_page(
                 StatusCode::OK,
                 page("/test-token", &token_form(&gw.config, None)),
@@ -137,8 +139,8 @@ fn age(seconds: Option<u64>) -> String {
     seconds.map_or("–".to_owned(), |s| format!("{s} s"))
 }
 
-async fn overview(state: &AdminState) -> String {
-    let gw = state.current.load_full();
+async fn overview(state: &ArcSwap<Gateway>) -> String {
+    let gw = state.load_full();
     let entries = gw.cache.settled_len().await;
     let now = SystemTime::now();
     let mut s = String::from("<h1>Overview</h1><section class=\"cards\">");
@@ -258,14 +260,14 @@ async fn overview(state: &AdminState) -> String {
 
 // === Decisions ===
 
-fn decisions(state: &AdminState, query: &str) -> String {
+fn decisions(state: &ArcSwap<Gateway>, query: &str) -> String {
     let q: Vec<(String, String)> = form_urlencoded::parse(query.as_bytes())
         .into_owned()
         .collect();
     let user = field(&q, "user").map(str::to_lowercase);
     let status = field(&q, "status").and_then(|s| s.parse::<u16>().ok());
     let reason = field(&q, "reason");
-    let gw = state.current.load();
+    let gw = state.load();
     let all = gw.metrics.recent.decisions();
     let shown: Vec<_> = all
         .iter()
@@ -497,8 +499,8 @@ fn scrub(body: String, credential: &str, basic: bool) -> String {
     out
 }
 
-async fn test_token(state: &AdminState, form: &[(String, String)]) -> Response<Full<Bytes>> {
-    let gw = state.current.load_full();
+async fn test_token(state: &ArcSwap<Gateway>, form: &[(String, String)]) -> Response<Full<Bytes>> {
+    let gw = state.load_full();
     let Some(credential) = field(form, "credential") else {
         let body = token_form(
             &gw.config,
@@ -522,8 +524,8 @@ fn can_grant(p: &crate::config::Provider) -> bool {
     p.token_endpoint.is_some() || matches!(p.validation, Validation::Oidc(_))
 }
 
-fn provider_list(state: &AdminState, result: Option<&str>) -> String {
-    let gw = state.current.load();
+fn provider_list(state: &ArcSwap<Gateway>, result: Option<&str>) -> String {
+    let gw = state.load();
     let mut rows = Vec::new();
     for (name, p) in &gw.config.providers {
         let action = if can_grant(p) {
@@ -551,8 +553,11 @@ fn provider_list(state: &AdminState, result: Option<&str>) -> String {
     )
 }
 
-async fn test_provider(state: &AdminState, form: &[(String, String)]) -> Response<Full<Bytes>> {
-    let gw = state.current.load_full();
+async fn test_provider(
+    state: &ArcSwap<Gateway>,
+    form: &[(String, String)],
+) -> Response<Full<Bytes>> {
+    let gw = state.load_full();
     let Some(name) = field(form, "provider").filter(|n| gw.config.providers.contains_key(*n))
     else {
         let body = provider_list(
@@ -594,8 +599,8 @@ fn evict_form(result: Option<&str>) -> String {
     )
 }
 
-async fn evict(state: &AdminState, form: &[(String, String)]) -> Response<Full<Bytes>> {
-    let gw = state.current.load_full();
+async fn evict(state: &ArcSwap<Gateway>, form: &[(String, String)]) -> Response<Full<Bytes>> {
+    let gw = state.load_full();
     let cluster = gw.cache.tier().is_some();
     let (what, done) = match (
         field(form, "user"),
