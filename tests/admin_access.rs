@@ -140,3 +140,29 @@ async fn without_a_token_the_loopback_admin_listener_stays_open() {
     let r = send_to(gw.admin, "GET", "/status", &[], Bytes::new()).await;
     assert_eq!(r.status, 200);
 }
+
+#[tokio::test]
+async fn probes_answer_head_and_a_wrong_method_says_what_is_allowed() {
+    let (_idp, _up, gw) = setup_server("").await;
+    for path in ["/healthz", "/readyz"] {
+        let r = send_to(gw.admin, "HEAD", path, &[], Bytes::new()).await;
+        assert_eq!(r.status, 200, "{path}");
+        let r = send_to(gw.admin, "POST", path, &[], Bytes::new()).await;
+        assert_eq!(r.status, 405, "{path}");
+        assert_eq!(r.headers.get("allow").unwrap(), "GET, HEAD");
+    }
+    let r = send_to(gw.admin, "GET", "/cache/evict", &[], Bytes::new()).await;
+    assert_eq!(r.headers.get("allow").unwrap(), "POST");
+}
+
+#[test]
+fn check_refuses_an_admin_token_with_surrounding_spaces() {
+    let dir = tempfile::tempdir().unwrap();
+    let token = dir.path().join("admin.token");
+    std::fs::write(&token, format!(" {ADMIN_TOKEN}\n")).unwrap();
+    let server = format!("admin_token_file = \"{}\"", token.display());
+    let (code, _, stderr) = check(dir.path(), &server);
+    assert_eq!(code, 1);
+    assert!(stderr.contains("starts or ends with a space"), "{stderr}");
+    assert!(!stderr.contains(ADMIN_TOKEN));
+}

@@ -172,15 +172,14 @@ async fn a_request_from_another_site_or_another_name_is_refused() {
     }
     // A page whose name was rebound to 127.0.0.1 cannot read the console.
     for path in ["/", "/decisions", "/status"] {
-        let r = send_to(
-            gw.admin,
-            "GET",
-            path,
-            &[("host", "attacker.example:9901")],
-            Bytes::new(),
-        )
-        .await;
-        assert_eq!(r.status, 403, "{path}");
+        for host in [
+            "attacker.example:9901",
+            "127.0.0.1.evil.example",
+            "localhost.evil.example",
+        ] {
+            let r = send_to(gw.admin, "GET", path, &[("host", host)], Bytes::new()).await;
+            assert_eq!(r.status, 403, "{path} {host}");
+        }
     }
     for host in ["localhost:9901", "127.0.0.1", "[::1]:9901"] {
         let r = send_to(gw.admin, "GET", "/", &[("host", host)], Bytes::new()).await;
@@ -251,29 +250,39 @@ async fn with_an_admin_token_the_pages_need_it_and_a_browser_may_give_it_as_basi
     )
     .await;
     assert_eq!(r.status, 401);
-    // Off loopback names are fine with the token (the listener is meant to be reached).
+    // A loopback listener answers loopback names only, even with the token:
+    // a rebinding page must not get to prompt for it under its own name.
     let r = send_to(
         gw.admin,
         "GET",
         "/decisions",
-        &[
-            ("authorization", &good),
-            ("host", "restgate-admin.internal:9901"),
-        ],
+        &[("authorization", &good), ("host", "attacker.example:9901")],
         Bytes::new(),
     )
     .await;
-    assert_eq!(r.status, 200);
-    // The credential does not waive the same-origin check.
-    let r = send_to(
-        gw.admin,
-        "POST",
-        "/evict",
-        &[("authorization", &good), ("origin", "http://evil.example")],
-        Bytes::from_static(b"user=alice"),
-    )
-    .await;
     assert_eq!(r.status, 403);
+    assert!(
+        r.headers.get("www-authenticate").is_none(),
+        "no login prompt"
+    );
+    // The credential does not waive the same-origin check, and another
+    // site's request gets no login prompt.
+    for auth in [Some(&good), None] {
+        let mut headers = vec![("origin", "http://evil.example")];
+        if let Some(a) = auth {
+            headers.push(("authorization", a.as_str()));
+        }
+        let r = send_to(
+            gw.admin,
+            "POST",
+            "/evict",
+            &headers,
+            Bytes::from_static(b"user=alice"),
+        )
+        .await;
+        assert_eq!(r.status, 403);
+        assert!(r.headers.get("www-authenticate").is_none());
+    }
 }
 
 #[tokio::test]
@@ -387,4 +396,24 @@ async fn a_pasted_token_goes_into_no_log_line() {
         !logs.contains(token) && !logs.contains("LOGGED-NEVER"),
         "{logs}"
     );
+}
+
+#[tokio::test]
+async fn a_decision_keeps_a_long_path_short() {
+    let (_idp, _up, gw) = setup("").await;
+    let long = format!("/rest/{}", "a".repeat(60_000));
+    let r = send_to(gw.addr, "GET", &long, &[], Bytes::new()).await;
+    assert_eq!(r.status, 401);
+    let page = text(&get(gw.admin, "/decisions").await);
+    assert!(
+        page.contains("1 of the last 1 decisions"),
+        "{}",
+        &page[..2000.min(page.len())]
+    );
+    assert!(
+        page.len() < 10_000,
+        "the page holds the cut path only: {} bytes",
+        page.len()
+    );
+    assert!(page.contains(&format!("/rest/{}…", "a".repeat(506))));
 }

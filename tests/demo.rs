@@ -104,11 +104,13 @@ fn every_printed_line_gives_the_stated_answer_and_ctrl_c_stops_it() {
     // The admin URL answers.
     let admin = printed
         .iter()
-        .find_map(|l| l.trim().strip_prefix("admin"))
+        .find_map(|l| l.trim().strip_prefix("admin console"))
         .and_then(|rest| rest.split_whitespace().next())
-        .expect("the admin URL is printed");
-    let (_, status) = sh(&format!("curl -s {admin}"));
-    assert!(status.contains("\"providers\""), "{admin} → {status}");
+        .expect("the admin console's URL is printed");
+    let (_, console) = sh(&format!("curl -s {admin}"));
+    assert!(console.contains("<h1>Overview</h1>"), "{admin} → {console}");
+    let (_, status) = sh(&format!("curl -s {admin}status"));
+    assert!(status.contains("\"providers\""), "{admin}status → {status}");
 
     // Its files exist while it runs.
     let config = printed

@@ -194,6 +194,7 @@ async fn exported() -> Exposition {
     // One new token on both replicas while the provider is slow: one replica
     // asks, the other waits for its answer.
     idp.set_mode(Mode::Delay(Duration::from_millis(300)));
+    let mut waited_once = false;
     for attempt in 0..5 {
         let token = format!("tok-mon-wait-{attempt}");
         idp.add_user(&token, "bob");
@@ -209,9 +210,14 @@ async fn exported() -> Exposition {
         }
         let waited = |m: &str| m.contains("restgate_cluster_waits_total{");
         if waited(&metrics(&a).await) || waited(&metrics(&b).await) {
+            waited_once = true;
             break;
         }
     }
+    assert!(
+        waited_once,
+        "no replica waited for the other's provider call in 5 tries: the cluster_waits series cannot be checked"
+    );
     // A provider failure.
     idp.set_mode(Mode::Status(500));
     assert_eq!(bearer_to(a.addr, PATH, "tok-mon-down").await.status, 503);

@@ -82,8 +82,8 @@ pub enum GatewayError {
     #[error("internal error: {0}")]
     Internal(&'static str),
     /// An error met once the identity was known (a route's rule, the
-    /// product refusing the user): answered as `error`, and the decision
-    /// records who it was for.
+    /// product refusing the user, the upstream failing): answered exactly
+    /// as the wrapped error, and the decision records who it was for.
     #[error("{error}")]
     Acting {
         /// Who the request would have acted as.

@@ -48,12 +48,15 @@ pub struct Checked {
     pub outcome: Outcome,
     /// The validation of the issued token.
     pub report: Option<inspect::Report>,
+    /// The issued token itself, so that a page showing the report can make
+    /// sure it holds no trace of it. Never printed.
+    pub token: Option<String>,
 }
 
 /// Runs the whole check for provider `name`.
 pub async fn check(config: &Config, providers: &ProviderSet, name: &str) -> Checked {
     match fetch_and_check(config, providers, name).await {
-        Ok((report, expires)) if report.accepted() => {
+        Ok((report, expires, token)) if report.accepted() => {
             let (user, kind) = match &report.principal {
                 Some(p) if p.client_credentials => (p.user.clone(), "client credentials"),
                 Some(p) => (p.user.clone(), "a user's token"),
@@ -66,9 +69,10 @@ pub async fn check(config: &Config, providers: &ProviderSet, name: &str) -> Chec
                 verdict: format!("OK: token accepted as {user} ({kind}{exp})"),
                 outcome: Outcome::Ok,
                 report: Some(report),
+                token: Some(token),
             }
         }
-        Ok((report, _)) => Checked {
+        Ok((report, _, token)) => Checked {
             verdict: format!(
                 "FAILED: the provider issued a token but it is not accepted: {}",
                 report.reason
@@ -79,6 +83,7 @@ pub async fn check(config: &Config, providers: &ProviderSet, name: &str) -> Chec
                 Outcome::Refused
             },
             report: Some(report),
+            token: Some(token),
         },
         Err(f) => Checked {
             verdict: format!("FAILED: {}", f.message),
@@ -88,6 +93,7 @@ pub async fn check(config: &Config, providers: &ProviderSet, name: &str) -> Chec
                 Outcome::Refused
             },
             report: None,
+            token: None,
         },
     }
 }
@@ -96,7 +102,7 @@ async fn fetch_and_check(
     config: &Config,
     providers: &ProviderSet,
     name: &str,
-) -> Result<(inspect::Report, Option<u64>), Failed> {
+) -> Result<(inspect::Report, Option<u64>, String), Failed> {
     let client = providers
         .get(name)
         .ok_or_else(|| failed(format!("no provider named {name:?}"), false))?;
@@ -112,7 +118,7 @@ async fn fetch_and_check(
         })?;
     let (token, expires) = grant(&client.config, &endpoint).await?;
     let report = inspect::evaluate(config, providers, &token, false, None).await;
-    Ok((report, expires))
+    Ok((report, expires, token))
 }
 
 /// The client-credentials grant (RFC 6749 §4.4) with restgate's own client.

@@ -14,7 +14,7 @@ use tower_service::Service;
 
 use crate::telemetry::metrics::Metrics;
 pub use crate::telemetry::note::{REQUEST_ID, RequestNote};
-use crate::telemetry::recent::Decision;
+use crate::telemetry::recent::{Decision, Recent};
 
 /// Layer for [`AccessLog`].
 #[derive(Clone)]
@@ -85,17 +85,22 @@ where
             };
             let status = res.status().as_u16();
             metrics.request(outcome, status);
-            metrics.recent.request(Decision {
-                at: std::time::SystemTime::now(),
-                request_id: id.to_str().unwrap_or_default().into(),
-                method: method.clone(),
-                path: uri.path().into(),
-                status,
-                outcome,
-                reason: note.reason,
-                principal: note.principal.clone(),
-                cache: note.cache,
-            });
+            let at = std::time::SystemTime::now();
+            if outcome == "passed" {
+                metrics.recent.count(outcome, at);
+            } else {
+                metrics.recent.request(Decision {
+                    at,
+                    request_id: id.to_str().unwrap_or_default().into(),
+                    method: method.clone(),
+                    path: Recent::clip(uri.path()),
+                    status,
+                    outcome,
+                    reason: note.reason,
+                    principal: note.principal.clone(),
+                    cache: note.cache,
+                });
+            }
             tracing::info!(
                 target: "restgate::access",
                 request_id = id.to_str().unwrap_or_default(),

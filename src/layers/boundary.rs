@@ -113,6 +113,21 @@ where
 }
 
 fn log_error(e: &GatewayError) {
+    let chain = cause_chain(e);
+    let status = e.status().as_u16();
+    if status >= 500 {
+        tracing::warn!(status, reason = e.reason(), error = %chain, "Request failed");
+    } else {
+        tracing::debug!(status, reason = e.reason(), error = %chain, "Request refused");
+    }
+}
+
+/// The error and its causes, `: `-separated; a wrapped error's own.
+fn cause_chain(e: &GatewayError) -> String {
+    let e = match e {
+        GatewayError::Acting { error, .. } => &**error,
+        e => e,
+    };
     let mut chain = e.to_string();
     let mut source = std::error::Error::source(e);
     while let Some(s) = source {
@@ -120,10 +135,30 @@ fn log_error(e: &GatewayError) {
         chain.push_str(&s.to_string());
         source = s.source();
     }
-    let status = e.status().as_u16();
-    if status >= 500 {
-        tracing::warn!(status, reason = e.reason(), error = %chain, "Request failed");
-    } else {
-        tracing::debug!(status, reason = e.reason(), error = %chain, "Request refused");
+    chain
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_error_met_as_a_user_keeps_its_causes_in_the_log() {
+        let cause = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "tcp connect error");
+        let plain = GatewayError::UpstreamUnreachable(Box::new(cause));
+        let expected = cause_chain(&plain);
+        assert!(expected.ends_with(": tcp connect error"), "{expected}");
+        let user = std::sync::Arc::new(crate::core::principal::Principal {
+            user: "alice".into(),
+            email: None,
+            provider: "idp".into(),
+            client_id: None,
+            client_credentials: false,
+            scopes: Vec::new(),
+            audiences: Vec::new(),
+            exp: None,
+        });
+        let wrapped = GatewayError::acting(user, plain);
+        assert_eq!(cause_chain(&wrapped), expected);
     }
 }

@@ -32,17 +32,32 @@ pub struct AdminState {
     pub ready: Arc<AtomicBool>,
 }
 
-/// Serves the admin endpoints until `shutdown` resolves.
+/// Connections the admin listener serves at once; more wait to be accepted.
+const ADMIN_CONNECTIONS: usize = 64;
+
+/// Serves the admin endpoints until `shutdown` resolves. A client gets 10 s
+/// to send a request head, and at most [`ADMIN_CONNECTIONS`] are served at
+/// once: a listener reachable from the network cannot be held open.
 pub async fn serve(listener: TcpListener, state: AdminState, shutdown: impl Future<Output = ()>) {
     tokio::pin!(shutdown);
+    let slots = Arc::new(tokio::sync::Semaphore::new(ADMIN_CONNECTIONS));
     loop {
+        let permit = tokio::select! {
+            p = slots.clone().acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+            () = &mut shutdown => break,
+        };
         tokio::select! {
             accepted = listener.accept() => {
                 let Ok((stream, _)) = accepted else { continue };
                 let state = state.clone();
                 tokio::spawn(async move {
+                    let _permit = permit;
                     let svc = service_fn(move |req| handle(state.clone(), req));
-                    let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).await;
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .timer(hyper_util::rt::TokioTimer::new())
+                        .header_read_timeout(std::time::Duration::from_secs(10))
+                        .serve_connection(TokioIo::new(stream), svc)
+                        .await;
                 });
             }
             () = &mut shutdown => break,
@@ -108,8 +123,8 @@ async fn route(state: AdminState, req: Request<Incoming>) -> Response<Full<Bytes
         return console::serve(&state.current, req).await;
     }
     match (req.method().clone(), path) {
-        (Method::GET, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n"),
-        (Method::GET, "/readyz") => readyz(&state),
+        (Method::GET | Method::HEAD, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n"),
+        (Method::GET | Method::HEAD, "/readyz") => readyz(&state),
         (Method::GET, "/status") => status(&state),
         (Method::GET, "/metrics") => {
             let gw = state.current.load();
@@ -121,10 +136,20 @@ async fn route(state: AdminState, req: Request<Incoming>) -> Response<Full<Bytes
             )
         }
         (Method::POST, "/cache/evict") => evict(&state, req).await,
-        (_, "/healthz" | "/readyz" | "/metrics" | "/status" | "/cache/evict") => json_reply(
-            StatusCode::METHOD_NOT_ALLOWED,
-            json!({"error": "method_not_allowed"}),
-        ),
+        (_, "/healthz" | "/readyz" | "/metrics" | "/status" | "/cache/evict") => {
+            let mut res = json_reply(
+                StatusCode::METHOD_NOT_ALLOWED,
+                json!({"error": "method_not_allowed"}),
+            );
+            let allow = match path {
+                "/healthz" | "/readyz" => "GET, HEAD",
+                "/cache/evict" => "POST",
+                _ => "GET",
+            };
+            res.headers_mut()
+                .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+            res
+        }
         _ => json_reply(StatusCode::NOT_FOUND, json!({"error": "not_found"})),
     }
 }
@@ -145,10 +170,22 @@ fn refuse<B>(state: &AdminState, req: &Request<B>) -> Option<Response<Full<Bytes
         .get(header::HOST)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    if gw.config.server.admin_token.is_none() && !is_loopback_host(host) {
+    // A loopback listener is reached by a loopback name only, token or not:
+    // a page that rebinds its own name to 127.0.0.1 must not even get to
+    // prompt for the token under its name.
+    let loopback_only =
+        gw.config.server.admin_token.is_none() || gw.config.server.admin_listen.ip().is_loopback();
+    if loopback_only && !is_loopback_host(host) {
         return Some(json_reply(
             StatusCode::FORBIDDEN,
             json!({"error": "forbidden", "error_description": "without server.admin_token_file the admin listener answers only requests addressed to a loopback name"}),
+        ));
+    }
+    // Another site's request is refused before any login prompt.
+    if req.method() != Method::GET && req.method() != Method::HEAD && !same_origin(req, host) {
+        return Some(json_reply(
+            StatusCode::FORBIDDEN,
+            json!({"error": "cross_origin", "error_description": "a state-changing admin request must come from the admin pages themselves"}),
         ));
     }
     if !admitted(state, req) {
@@ -166,12 +203,6 @@ fn refuse<B>(state: &AdminState, req: &Request<B>) -> Option<Response<Full<Bytes
             header::HeaderValue::from_static("Basic realm=\"restgate-admin\", charset=\"UTF-8\""),
         );
         return Some(res);
-    }
-    if req.method() != Method::GET && req.method() != Method::HEAD && !same_origin(req, host) {
-        return Some(json_reply(
-            StatusCode::FORBIDDEN,
-            json!({"error": "cross_origin", "error_description": "a state-changing admin request must come from the admin pages themselves"}),
-        ));
     }
     None
 }
@@ -239,9 +270,14 @@ fn admitted<B>(state: &AdminState, req: &Request<B>) -> bool {
             }
         });
     match given {
+        // Digests of equal length: the comparison tells nothing, not even
+        // the token's length.
         Some(given) => {
+            use sha2::Digest as _;
             use subtle::ConstantTimeEq as _;
-            bool::from(given.ct_eq(token.expose().as_bytes()))
+            let given = sha2::Sha256::digest(&given);
+            let want = sha2::Sha256::digest(token.expose().as_bytes());
+            bool::from(given.as_slice().ct_eq(want.as_slice()))
         }
         None => false,
     }

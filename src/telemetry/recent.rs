@@ -14,6 +14,9 @@ use crate::core::principal::Principal;
 /// How many decisions are kept.
 pub const DECISIONS_KEPT: usize = 500;
 
+/// The longest path a decision keeps (bytes); longer ones are cut.
+pub const PATH_KEPT: usize = 512;
+
 /// Minutes of history kept.
 pub const MINUTES: usize = 60;
 
@@ -114,6 +117,13 @@ impl Recent {
         &mut inner.minutes[at]
     }
 
+    /// Counts an answered request with `outcome` in the minute of `at`.
+    pub fn count(&self, outcome: &str, at: SystemTime) {
+        let slot = OUTCOMES.iter().position(|o| *o == outcome).unwrap_or(3);
+        let mut inner = self.inner.lock().unwrap_or_else(|e| e.into_inner());
+        Self::minute(&mut inner, at).requests[slot] += 1;
+    }
+
     /// Records an answered request; decisions (anything but a pass-through)
     /// join the list.
     pub fn request(&self, d: Decision) {
@@ -126,6 +136,19 @@ impl Recent {
             }
             inner.decisions.push_back(d);
         }
+    }
+
+    /// A path as a decision keeps it: at most [`PATH_KEPT`] bytes, so that
+    /// 500 decisions stay small whatever clients send.
+    pub fn clip(path: &str) -> Box<str> {
+        if path.len() <= PATH_KEPT {
+            return path.into();
+        }
+        let mut end = PATH_KEPT;
+        while !path.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &path[..end]).into()
     }
 
     /// Records one provider call.
@@ -211,6 +234,15 @@ mod tests {
         assert_eq!(h.len(), MINUTES);
         let last = h.last().unwrap();
         assert_eq!(last.requests, [DECISIONS_KEPT as u32 + 10, 1, 1, 0]);
+    }
+
+    #[test]
+    fn a_long_path_is_kept_short() {
+        let long = format!("/rest/{}", "é".repeat(30_000));
+        let kept = Recent::clip(&long);
+        assert!(kept.len() <= PATH_KEPT + '…'.len_utf8(), "{}", kept.len());
+        assert!(kept.ends_with('…') && kept.starts_with("/rest/é"));
+        assert_eq!(&*Recent::clip("/rest/api/2/myself"), "/rest/api/2/myself");
     }
 
     #[test]

@@ -320,7 +320,7 @@ try {
   page.on("console", (m) => {
     if (m.type() === "error") problems.push(`console error: ${m.text()}`);
   });
-  page.setDefaultTimeout(5_000);
+  page.setDefaultTimeout(15_000);
 
   await step("traffic");
   await scenario("overview: every provider with its state, and one shown down without a reload", () =>

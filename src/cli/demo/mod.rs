@@ -150,7 +150,9 @@ fn banner(at: &Places, api_key: &str, cc_token: &str, toml: &str) -> String {
     let config = at.config.display();
     let admin = match at.admin {
         Some(a) => {
-            format!("  admin              http://{a}/status   (also /metrics, /healthz, /readyz)\n")
+            format!(
+                "  admin console      http://{a}/   (also /status, /metrics, /healthz, /readyz)\n"
+            )
         }
         None => String::new(),
     };

@@ -40,7 +40,12 @@ impl Cx {
             );
         }
         if let Some(t) = &admin_token {
-            if t.expose().len() < 16 && !self.skip_secrets {
+            if t.expose().trim() != t.expose() && !self.skip_secrets {
+                self.err(
+                    &p.key("admin_token_file"),
+                    "the token starts or ends with a space: a client could never send it; write the token alone",
+                );
+            } else if t.expose().len() < 16 && !self.skip_secrets {
                 self.err(
                     &p.key("admin_token_file"),
                     "the token is too short to resist guessing: use 16 or more characters, e.g. `openssl rand -hex 32`",

@@ -190,7 +190,7 @@ async fn overview(state: &ArcSwap<Gateway>) -> String {
                     "Redis unreachable: alone"
                 },
                 esc(st["redis"].as_str().unwrap_or("")),
-                st["replicas_seen"],
+                st["replicas_seen"].as_u64().unwrap_or(0),
                 st["last_error"]
                     .as_str()
                     .map(|e| format!("<p class=\"muted\">last error: {}</p>", esc(e)))
@@ -228,8 +228,8 @@ async fn overview(state: &ArcSwap<Gateway>) -> String {
                 esc(p["validation"].as_str().unwrap_or("")),
                 age(p["metadata_age_seconds"].as_u64()),
                 age(p["keys_age_seconds"].as_u64()),
-                p["calls_last_minute"],
-                p["errors_last_minute"],
+                p["calls_last_minute"].as_u64().unwrap_or(0),
+                p["errors_last_minute"].as_u64().unwrap_or(0),
                 n = esc(name),
             ));
         }
@@ -480,6 +480,8 @@ fn report_html(r: &inspect::Report, config: &Config, nested: bool) -> String {
 
 /// The page, with every occurrence of the credential (and, for Basic, of
 /// its password) replaced: defence in depth behind the report's own masking.
+/// Credentials shorter than 6 characters are left: they guard nothing, and
+/// replacing them would garble the page.
 fn scrub(body: String, credential: &str, basic: bool) -> String {
     let mut secrets = vec![credential.to_owned()];
     if basic {
@@ -580,10 +582,11 @@ async fn test_provider(
         result.push_str(&report_html(report, &gw.config, true));
     }
     result.push_str("</section>");
-    html_page(
-        StatusCode::OK,
-        page("/test-provider", &provider_list(state, Some(&result))),
-    )
+    let mut body = page("/test-provider", &provider_list(state, Some(&result)));
+    if let Some(token) = &checked.token {
+        body = scrub(body, token, false);
+    }
+    html_page(StatusCode::OK, body)
 }
 
 // === Evict ===
@@ -593,7 +596,7 @@ fn evict_form(result: Option<&str>) -> String {
         "<h1>Evict</h1>
 <p>Drops cached validations so that the next request asks the provider again: every entry acting as a user, or one token's. With a cluster, every replica drops them.</p>
 <form method=\"post\" action=\"/evict\" id=\"evict-user\" autocomplete=\"off\"><label>User <input name=\"user\" required></label> <button type=\"submit\">Evict the user</button></form>
-<form method=\"post\" action=\"/evict\" id=\"evict-token\" autocomplete=\"off\"><label>Token <input name=\"token\" type=\"password\" required></label> <button type=\"submit\">Evict the token</button></form>
+<form method=\"post\" action=\"/evict\" id=\"evict-token\" autocomplete=\"off\"><label>Token <input name=\"token\" autocomplete=\"off\" spellcheck=\"false\" required></label> <button type=\"submit\">Evict the token</button></form>
 {}",
         result.unwrap_or("")
     )
