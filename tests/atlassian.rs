@@ -113,7 +113,9 @@ fn signed(base: &str, path_and_query: &str, timestamp: u64, nonce: &str) -> Stri
         .split_once('?')
         .unwrap_or((path_and_query, ""));
     let params = restgate::proxy::oauth1::form_pairs(query.as_bytes());
-    signer.authorization(&http::Method::GET, path, &params, timestamp, nonce)
+    signer
+        .authorization(&http::Method::GET, path, &params, timestamp, nonce)
+        .expect("signed")
 }
 
 #[tokio::test]

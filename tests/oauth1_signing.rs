@@ -84,13 +84,15 @@ fn signatures_are_those_of_an_independent_implementation() {
         let pem = std::fs::read_to_string(fixture(name)).unwrap();
         let s = signer(&fixture(name));
         for (i, nonce) in ["a1b2", "c3d4", "0000"].iter().enumerate() {
-            let header = s.authorization(
-                &Method::POST,
-                "/jira/rest/api/2/search",
-                &params,
-                1_700_000_000 + i as u64,
-                nonce,
-            );
+            let header = s
+                .authorization(
+                    &Method::POST,
+                    "/jira/rest/api/2/search",
+                    &params,
+                    1_700_000_000 + i as u64,
+                    nonce,
+                )
+                .expect("signed");
             let (got, want) = both_signatures(&header, &params, "/jira/rest/api/2/search", &pem);
             assert_eq!(got.len(), 256, "{name}");
             assert_eq!(got, want, "{name}, nonce {nonce}");
@@ -110,9 +112,12 @@ fn a_pkcs1_key_file_signs_as_its_pkcs8_form() {
     let path = dir.path().join("pkcs1.pem");
     std::fs::write(&path, pkcs1.as_bytes()).unwrap();
     let params = vec![("xoauth_requestor_id".to_owned(), "bob".to_owned())];
-    let from_pkcs1 = signer(&path).authorization(&Method::POST, "/x", &params, 1, "n");
-    let from_pkcs8 =
-        signer(&fixture("rsa1.pem")).authorization(&Method::POST, "/x", &params, 1, "n");
+    let from_pkcs1 = signer(&path)
+        .authorization(&Method::POST, "/x", &params, 1, "n")
+        .expect("signed");
+    let from_pkcs8 = signer(&fixture("rsa1.pem"))
+        .authorization(&Method::POST, "/x", &params, 1, "n")
+        .expect("signed");
     assert_eq!(from_pkcs1, from_pkcs8);
     let (got, want) = both_signatures(&from_pkcs1, &params, "/x", &pem);
     assert_eq!(got, want);
@@ -219,7 +224,9 @@ fn keygen_writes_a_pkcs8_key_that_both_implementations_read() {
     assert_eq!(printed, key.to_public_key());
     // And restgate signs with it what RustCrypto's implementation signs.
     let params = vec![("xoauth_requestor_id".to_owned(), "carol".to_owned())];
-    let header = signer(&path).authorization(&Method::POST, "/y", &params, 2, "m");
+    let header = signer(&path)
+        .authorization(&Method::POST, "/y", &params, 2, "m")
+        .expect("signed");
     let (got, want) = both_signatures(&header, &params, "/y", &pem);
     assert_eq!(got, want);
 }

@@ -200,7 +200,7 @@ async fn sign(
     parts.uri = http::Uri::from_parts(uri)
         .map_err(|_| GatewayError::Internal("cannot build the signed request URI"))?;
     let auth = signer
-        .try_authorization(&parts.method, &path, &params, unix_now(), &oauth1::nonce())
+        .authorization(&parts.method, &path, &params, unix_now(), &oauth1::nonce())
         .map_err(|_| GatewayError::Internal("cannot sign the request"))?;
     let auth = HeaderValue::from_str(&auth)
         .map_err(|_| GatewayError::Internal("OAuth header is not a header value"))?;

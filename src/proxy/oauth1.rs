@@ -86,25 +86,8 @@ impl Signer {
     /// requestor id already in it) and form-body parameters, decoded.
     ///
     /// The key signed a probe when the config was loaded, so OpenSSL fails
-    /// here only when it cannot allocate or draw its blinding randomness;
-    /// that panics (without key material). [`Signer::try_authorization`]
-    /// returns the error instead.
+    /// here only when it cannot allocate or draw its blinding randomness.
     pub fn authorization(
-        &self,
-        method: &Method,
-        path: &str,
-        params: &[(String, String)],
-        timestamp: u64,
-        nonce: &str,
-    ) -> String {
-        match self.try_authorization(method, path, params, timestamp, nonce) {
-            Ok(header) => header,
-            Err(e) => panic!("OpenSSL could not sign an OAuth request: {e}"),
-        }
-    }
-
-    /// [`Signer::authorization`], with OpenSSL's error when it cannot sign.
-    pub fn try_authorization(
         &self,
         method: &Method,
         path: &str,
