@@ -174,6 +174,12 @@ mod tests {
 static PSEUDONYM: std::sync::LazyLock<String> =
     std::sync::LazyLock::new(|| format!("restgate-{:08x}", rand::random::<u32>()));
 
+/// This process's own `Via` entry, made once: most requests carry no `Via`,
+/// and then it is set without building anything.
+static VIA_ENTRY: std::sync::LazyLock<HeaderValue> = std::sync::LazyLock::new(|| {
+    HeaderValue::from_str(&format!("1.1 {}", *PSEUDONYM)).expect("the pseudonym is visible ASCII")
+});
+
 /// Whether a request already passed through this process: a `Via` entry
 /// with its pseudonym. Only then: another restgate's entry is a chain of
 /// gateways, not a loop.
@@ -188,17 +194,17 @@ pub fn passed_here(headers: &HeaderMap) -> bool {
 
 /// Adds this process to `Via`, after the entries of the proxies before it.
 pub fn add_via(headers: &mut HeaderMap) {
-    let ours = format!("1.1 {}", *PSEUDONYM);
     let prior: Vec<&str> = headers
         .get_all(header::VIA)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .collect();
-    let value = if prior.is_empty() {
-        ours
-    } else {
-        format!("{}, {ours}", prior.join(", "))
-    };
+    if prior.is_empty() {
+        headers.insert(header::VIA, VIA_ENTRY.clone());
+        return;
+    }
+    let ours = VIA_ENTRY.to_str().unwrap_or_default();
+    let value = format!("{}, {ours}", prior.join(", "));
     if let Ok(v) = HeaderValue::from_str(&value) {
         headers.insert(header::VIA, v);
     }
