@@ -20,6 +20,7 @@ use tokio::net::TcpListener;
 use arc_swap::ArcSwap;
 
 use super::console;
+use super::reply::{self, Reach, Target};
 use crate::core::token::Token;
 use crate::stack::Gateway;
 
@@ -65,22 +66,8 @@ pub async fn serve(listener: TcpListener, state: AdminState, shutdown: impl Futu
     }
 }
 
-fn text(
-    status: StatusCode,
-    content_type: &'static str,
-    body: impl Into<Bytes>,
-) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(body.into()));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
-    res
-}
-
 fn json_reply(status: StatusCode, v: Value) -> Response<Full<Bytes>> {
-    text(status, "application/json", v.to_string())
+    reply::body(status, "application/json", v.to_string())
 }
 
 async fn handle(
@@ -123,13 +110,15 @@ async fn route(state: AdminState, req: Request<Incoming>) -> Response<Full<Bytes
         return console::serve(&state.current, req).await;
     }
     match (req.method().clone(), path) {
-        (Method::GET | Method::HEAD, "/healthz") => text(StatusCode::OK, "text/plain", "ok\n"),
+        (Method::GET | Method::HEAD, "/healthz") => {
+            reply::body(StatusCode::OK, "text/plain", "ok\n")
+        }
         (Method::GET | Method::HEAD, "/readyz") => readyz(&state),
         (Method::GET, "/status") => status(&state),
         (Method::GET, "/metrics") => {
             let gw = state.current.load();
             gw.metrics.cache_entries.set(gw.cache.len() as i64);
-            text(
+            reply::body(
                 StatusCode::OK,
                 "application/openmetrics-text; version=1.0.0; charset=utf-8",
                 gw.metrics.encode(),
@@ -287,16 +276,16 @@ fn admitted<B>(state: &AdminState, req: &Request<B>) -> bool {
 /// can serve: one provider's outage never takes the replica out.
 fn readyz(state: &AdminState) -> Response<Full<Bytes>> {
     if !state.ready.load(Ordering::SeqCst) {
-        return text(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n");
+        return reply::body(StatusCode::SERVICE_UNAVAILABLE, "text/plain", "not ready\n");
     }
     if !state.current.load().providers.any_can_serve() {
-        return text(
+        return reply::body(
             StatusCode::SERVICE_UNAVAILABLE,
             "text/plain",
             "not ready: every provider is down\n",
         );
     }
-    text(StatusCode::OK, "text/plain", "ready\n")
+    reply::body(StatusCode::OK, "text/plain", "ready\n")
 }
 
 /// Each provider's state, the cache and the cluster, as JSON. Names and
@@ -328,22 +317,19 @@ fn status(state: &AdminState) -> Response<Full<Bytes>> {
 /// The answer to an eviction: with a cluster, `200` once every replica was
 /// told through Redis; `503` when Redis could not be reached (this replica
 /// evicted, the others were not told).
-fn evicted(what: &str, cluster: bool, done: Result<(), String>) -> Response<Full<Bytes>> {
-    match (cluster, done) {
-        (false, _) => json_reply(StatusCode::OK, json!({"evicted": what})),
-        (true, Ok(())) => json_reply(StatusCode::OK, json!({"evicted": what, "replicas": "all"})),
-        (true, Err(why)) => {
-            tracing::warn!(error = %why, "An eviction reached this replica only");
-            json_reply(
-                StatusCode::SERVICE_UNAVAILABLE,
-                json!({
-                    "error": "cluster_unreachable",
-                    "error_description": format!("evicted on this replica only: {why}; retry when Redis is back"),
-                    "evicted": what,
-                    "replicas": "this",
-                }),
-            )
-        }
+fn evicted(what: &str, reach: Reach) -> Response<Full<Bytes>> {
+    match reach {
+        Reach::Alone => json_reply(StatusCode::OK, json!({"evicted": what})),
+        Reach::Every => json_reply(StatusCode::OK, json!({"evicted": what, "replicas": "all"})),
+        Reach::ThisOnly(why) => json_reply(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({
+                "error": "cluster_unreachable",
+                "error_description": format!("evicted on this replica only: {why}; retry when Redis is back"),
+                "evicted": what,
+                "replicas": "this",
+            }),
+        ),
     }
 }
 
@@ -368,15 +354,11 @@ async fn evict(state: &AdminState, req: Request<Incoming>) -> Response<Full<Byte
     ) {
         (Some(user), None) => {
             let gw = state.current.load_full();
-            let done = gw.cache.evict_user(user).await;
-            tracing::info!(user, "Evicted a user's cache entries");
-            evicted("user", gw.cache.tier().is_some(), done)
+            evicted("user", reply::evict(&gw, Target::User(user)).await)
         }
         (None, Some(token)) => {
             let gw = state.current.load_full();
-            let done = gw.cache.evict_token(&token).await;
-            tracing::info!("Evicted a token's cache entry");
-            evicted("token", gw.cache.tier().is_some(), done)
+            evicted("token", reply::evict(&gw, Target::Token(token)).await)
         }
         _ => json_reply(
             StatusCode::BAD_REQUEST,

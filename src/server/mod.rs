@@ -22,6 +22,7 @@ use tower::util::Oneshot;
 pub mod admin;
 mod console;
 mod idle;
+mod reply;
 
 use crate::config::{Config, ConfigErrors};
 use crate::http1;

@@ -14,7 +14,7 @@ use std::fmt::Write;
 use std::time::SystemTime;
 
 use bytes::Bytes;
-use http::{Method, Request, Response, StatusCode, header};
+use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
 use serde_json::Value;
@@ -22,6 +22,7 @@ use serde_json::Value;
 use self::html::{esc, page, table, when};
 use arc_swap::ArcSwap;
 
+use super::reply::{self, Reach, Target};
 use crate::config::{Config, IdentityMode, Validation};
 use crate::core::token::Token;
 use crate::diagnose::{fetch, inspect};
@@ -61,31 +62,21 @@ pub async fn serve(state: &ArcSwap<Gateway>, req: Request<Incoming>) -> Response
                 page("/test-token", &token_form(&gw.config, None)),
             )
         }
-        (Method::POST, "/test-token") => {
-            let form = match read_form(req).await {
-                Ok(f) => f,
-                Err(res) => return res,
-            };
-            test_token(state, &form).await
-        }
         (Method::GET, "/test-provider") => html_page(
             StatusCode::OK,
             page("/test-provider", &provider_list(state, None)),
         ),
-        (Method::POST, "/test-provider") => {
-            let form = match read_form(req).await {
-                Ok(f) => f,
-                Err(res) => return res,
-            };
-            test_provider(state, &form).await
-        }
         (Method::GET, "/evict") => html_page(StatusCode::OK, page("/evict", &evict_form(None))),
-        (Method::POST, "/evict") => {
+        (Method::POST, "/test-token" | "/test-provider" | "/evict") => {
             let form = match read_form(req).await {
                 Ok(f) => f,
                 Err(res) => return res,
             };
-            evict(state, &form).await
+            match path.as_str() {
+                "/test-token" => test_token(state, &form).await,
+                "/test-provider" => test_provider(state, &form).await,
+                _ => evict(state, &form).await,
+            }
         }
         _ => html_page(
             StatusCode::METHOD_NOT_ALLOWED,
@@ -94,23 +85,16 @@ pub async fn serve(state: &ArcSwap<Gateway>, req: Request<Incoming>) -> Response
     }
 }
 
-fn asset(content_type: &'static str, body: &'static str) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::from_static(body.as_bytes())));
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static(content_type),
-    );
-    res
+fn asset(content_type: &'static str, text: &'static str) -> Response<Full<Bytes>> {
+    reply::body(
+        StatusCode::OK,
+        content_type,
+        Bytes::from_static(text.as_bytes()),
+    )
 }
 
-fn html_page(status: StatusCode, body: String) -> Response<Full<Bytes>> {
-    let mut res = Response::new(Full::new(Bytes::from(body)));
-    *res.status_mut() = status;
-    res.headers_mut().insert(
-        header::CONTENT_TYPE,
-        header::HeaderValue::from_static("text/html; charset=utf-8"),
-    );
-    res
+fn html_page(status: StatusCode, page: String) -> Response<Full<Bytes>> {
+    reply::body(status, "text/html; charset=utf-8", page)
 }
 
 /// An `application/x-www-form-urlencoded` body as pairs.
@@ -604,22 +588,12 @@ fn evict_form(result: Option<&str>) -> String {
 
 async fn evict(state: &ArcSwap<Gateway>, form: &[(String, String)]) -> Response<Full<Bytes>> {
     let gw = state.load_full();
-    let cluster = gw.cache.tier().is_some();
-    let (what, done) = match (
+    let (what, target) = match (
         field(form, "user"),
         field(form, "token").and_then(Token::new),
     ) {
-        (Some(user), None) => {
-            tracing::info!(user, "Evicted a user's cache entries (console)");
-            (
-                format!("user {}", esc(user)),
-                gw.cache.evict_user(user).await,
-            )
-        }
-        (None, Some(token)) => {
-            tracing::info!("Evicted a token's cache entry (console)");
-            ("the token".to_owned(), gw.cache.evict_token(&token).await)
-        }
+        (Some(user), None) => (format!("user {}", esc(user)), Target::User(user)),
+        (None, Some(token)) => ("the token".to_owned(), Target::Token(token)),
         _ => {
             let body = evict_form(Some(
                 "<p class=\"bad\" id=\"result\">Give a user or a token.</p>",
@@ -627,12 +601,14 @@ async fn evict(state: &ArcSwap<Gateway>, form: &[(String, String)]) -> Response<
             return html_page(StatusCode::BAD_REQUEST, page("/evict", &body));
         }
     };
-    let line = match (cluster, done) {
-        (false, _) => format!("<p class=\"ok\" id=\"result\">Evicted {what} on this replica.</p>"),
-        (true, Ok(())) => {
+    let line = match reply::evict(&gw, target).await {
+        Reach::Alone => {
+            format!("<p class=\"ok\" id=\"result\">Evicted {what} on this replica.</p>")
+        }
+        Reach::Every => {
             format!("<p class=\"ok\" id=\"result\">Evicted {what} on every replica.</p>")
         }
-        (true, Err(why)) => format!(
+        Reach::ThisOnly(why) => format!(
             "<p class=\"bad\" id=\"result\">Evicted {what} on this replica only: {}; retry when Redis is back.</p>",
             esc(&why)
         ),
