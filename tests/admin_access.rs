@@ -3,6 +3,7 @@
 //! admin listener other hosts can reach without one; the token never shows.
 
 mod common {
+    pub mod check;
     pub mod client;
     pub mod gateway;
     pub mod idp;
@@ -11,7 +12,6 @@ mod common {
 }
 
 use std::path::Path;
-use std::process::Command;
 
 use bytes::Bytes;
 use common::gateway::send_to;
@@ -26,16 +26,7 @@ fn check(dir: &Path, server: &str) -> (i32, String, String) {
         format!("[server]\n{server}\n[upstream]\nurl = \"http://127.0.0.1:8090\"\n"),
     )
     .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_restgate"))
-        .args(["check", "--config"])
-        .arg(&cfg)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    common::check::run(&cfg, &[], common::check::Env::Inherit(&[])).parts()
 }
 
 #[test]

@@ -7,6 +7,7 @@
 
 mod common {
     pub mod budget_client;
+    pub mod check;
     pub mod client;
     pub mod gateway;
     pub mod idp;
@@ -461,23 +462,9 @@ async fn x_forwarded_for_names_the_client_only_from_a_trusted_proxy() {
 /// in): (exit code, stdout + stderr, the file's text).
 fn check(text: &str) -> (i32, String, String) {
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("client_secret");
-    std::fs::write(&secret, "s3cr3t\n").unwrap();
-    let path = dir.path().join("budgets.toml");
-    let text = text.replace("{secret_file}", &secret.display().to_string());
-    std::fs::write(&path, &text).unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_restgate"))
-        .args(["check", "--config"])
-        .arg(&path)
-        .env_remove("RESTGATE_CONFIG")
-        .output()
-        .unwrap();
-    let all = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), all, text)
+    let (path, text) = common::check::write_config(dir.path(), "budgets.toml", text);
+    let out = common::check::run(&path, &[], common::check::Env::Inherit(&[]));
+    (out.code, out.all(), text)
 }
 
 /// The line number `budgets.toml:N: key` gives for `key`, if any.

@@ -1,20 +1,15 @@
 //! `restgate check`: every error at once, with file, line and key; exit 1.
 
+mod common {
+    pub mod check;
+}
+
 use std::path::Path;
-use std::process::Command;
+
+use common::check::{Env, run};
 
 fn check(path: &Path) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_restgate"))
-        .args(["check", "--config"])
-        .arg(path)
-        .env_remove("RESTGATE_CONFIG")
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run(path, &[], Env::Inherit(&[])).parts()
 }
 
 #[test]
@@ -177,22 +172,16 @@ fn every_provider_kind_has_an_example() {
 #[test]
 fn the_example_configs_are_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("config");
+    let secrets: Vec<(&str, &str)> = EXAMPLE_SECRETS
+        .iter()
+        .map(|name| (*name, "example-secret"))
+        .collect();
     let mut n = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
         if path.extension().is_some_and(|e| e == "toml") {
-            let out = Command::new(env!("CARGO_BIN_EXE_restgate"))
-                .args(["check", "--config"])
-                .arg(&path)
-                .envs(EXAMPLE_SECRETS.iter().map(|name| (name, "example-secret")))
-                .output()
-                .unwrap();
-            assert!(
-                out.status.success(),
-                "{}: {}",
-                path.display(),
-                String::from_utf8_lossy(&out.stderr)
-            );
+            let out = run(&path, &[], Env::Inherit(&secrets));
+            assert!(out.code == 0, "{}: {}", path.display(), out.stderr);
             n += 1;
         }
     }
@@ -204,20 +193,7 @@ fn the_example_configs_are_valid() {
 
 /// `check` with an empty environment (only PATH), as on a fresh machine.
 fn check_clean(path: &Path, extra: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_restgate"))
-        .arg("check")
-        .args(extra)
-        .arg("--config")
-        .arg(path)
-        .env_clear()
-        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    run(path, extra, Env::Clean).parts()
 }
 
 #[test]

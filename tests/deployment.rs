@@ -1,6 +1,10 @@
 //! The configs shipped in docker/ pass `restgate check` (the images themselves
 //! are not built here: no container engine).
 
+mod common {
+    pub mod check;
+}
+
 use std::path::Path;
 use std::process::Command;
 
@@ -9,20 +13,8 @@ fn root() -> &'static Path {
 }
 
 fn check(config: &Path, envs: &[(&str, &str)]) -> (bool, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_restgate"))
-        .args(["check", "--config"])
-        .arg(config)
-        .envs(envs.iter().copied())
-        .output()
-        .unwrap();
-    (
-        out.status.success(),
-        format!(
-            "{}{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        ),
-    )
+    let out = common::check::run(config, &[], common::check::Env::Inherit(envs));
+    (out.code == 0, out.all())
 }
 
 /// A cluster key made as the examples say: `restgate cluster keygen`.

@@ -4,6 +4,7 @@
 //! sharing Redis count as one.
 
 mod common {
+    pub mod check;
     pub mod client;
     pub mod gateway;
     pub mod idp;
@@ -294,25 +295,9 @@ async fn replicas_sharing_redis_limit_a_client_as_one_and_alone_without_it() {
 /// `restgate check` on `toml` (its secret file written beside it).
 fn check(toml: &str) -> (bool, String) {
     let dir = tempfile::tempdir().unwrap();
-    let secret = dir.path().join("client_secret");
-    std::fs::write(&secret, "s3cr3t\n").unwrap();
-    let path = dir.path().join("rg.toml");
-    std::fs::write(
-        &path,
-        toml.replace("{secret_file}", &secret.display().to_string()),
-    )
-    .unwrap();
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_restgate"))
-        .args(["check", "--config"])
-        .arg(&path)
-        .output()
-        .unwrap();
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.success(), text)
+    let (path, _) = common::check::write_config(dir.path(), "rg.toml", toml);
+    let out = common::check::run(&path, &[], common::check::Env::Inherit(&[]));
+    (out.code == 0, out.all())
 }
 
 #[tokio::test]

@@ -83,10 +83,6 @@ pub async fn get_from(from: &str, to: SocketAddr, token: &str, extra: &[(&str, &
             .connect(to)
             .await
             .unwrap_or_else(|e| panic!("cannot connect {from} -> {to}: {e}"));
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(conn);
         let mut req = http::Request::builder()
             .method("GET")
             .uri(PATH)
@@ -96,18 +92,7 @@ pub async fn get_from(from: &str, to: SocketAddr, token: &str, extra: &[(&str, &
         for (k, v) in extra {
             req = req.header(*k, *v);
         }
-        let res = sender
-            .send_request(req.body(Empty::<Bytes>::new()).unwrap())
-            .await
-            .unwrap_or_else(|e| panic!("request from {from} failed: {e}"));
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        exchange(stream, req.body(Empty::<Bytes>::new()).unwrap()).await
     };
     tokio::time::timeout(Duration::from_secs(20), fut)
         .await
@@ -119,10 +104,6 @@ pub async fn get_from(from: &str, to: SocketAddr, token: &str, extra: &[(&str, &
 pub async fn admin_get(admin: SocketAddr, path: &str) -> Reply {
     let fut = async {
         let stream = tokio::net::TcpStream::connect(admin).await.unwrap();
-        let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
-            .await
-            .unwrap();
-        tokio::spawn(conn);
         let req = http::Request::builder()
             .method("GET")
             .uri(path)
@@ -130,19 +111,31 @@ pub async fn admin_get(admin: SocketAddr, path: &str) -> Reply {
             .header("connection", "close")
             .body(Empty::<Bytes>::new())
             .unwrap();
-        let res = sender.send_request(req).await.unwrap();
-        let status = res.status().as_u16();
-        let headers = res.headers().clone();
-        let body = res.into_body().collect().await.unwrap().to_bytes();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        exchange(stream, req).await
     };
     tokio::time::timeout(Duration::from_secs(20), fut)
         .await
         .unwrap_or_else(|_| panic!("admin {admin} did not answer {path}"))
+}
+
+/// One request over a fresh HTTP/1.1 connection, and its whole answer.
+async fn exchange(stream: tokio::net::TcpStream, req: http::Request<Empty<Bytes>>) -> Reply {
+    let (mut sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream))
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let res = sender
+        .send_request(req)
+        .await
+        .unwrap_or_else(|e| panic!("request failed: {e}"));
+    let status = res.status().as_u16();
+    let headers = res.headers().clone();
+    let body = res.into_body().collect().await.unwrap().to_bytes();
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 /// One sample of an exposition, `None` when absent.
