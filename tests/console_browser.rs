@@ -16,6 +16,7 @@ mod common {
     pub mod client;
     pub mod gateway;
     pub mod idp;
+    pub mod npm;
     pub mod setup;
     pub mod upstream;
 }
@@ -57,23 +58,6 @@ allow_users = ["bob"]
 
 fn console_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/console")
-}
-
-/// Installs playwright-core (pinned by package-lock.json) if missing.
-fn ensure_installed() {
-    let dir = console_dir();
-    if dir
-        .join("node_modules/playwright-core/package.json")
-        .exists()
-    {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .status()
-        .expect("npm (Node.js) is needed for the console's browser tests");
-    assert!(status.success(), "npm ci in tests/console failed");
 }
 
 /// The node process and everything in its process group, killed on drop:
@@ -252,7 +236,11 @@ async fn the_console_in_a_real_browser() {
         "{chromium} is missing: the console's browser tests need Debian's chromium; \
          run `bash .ci/console-deps` (it installs chromium and the npm package)"
     );
-    ensure_installed();
+    common::npm::ensure(
+        &console_dir(),
+        "playwright-core",
+        "the console's browser tests",
+    );
     let shots = if std::env::var_os("RESTGATE_SCREENSHOTS").is_some() {
         Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/console")
     } else {

@@ -11,6 +11,7 @@
 mod common {
     pub mod client;
     pub mod gateway;
+    pub mod npm;
     pub mod upstream;
 }
 
@@ -42,23 +43,12 @@ fn interop_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop")
 }
 
-/// Installs the provider package (pinned by package-lock.json) if missing, so
-/// `cargo test` alone works on a fresh machine.
-fn ensure_installed() {
-    let dir = interop_dir();
-    if dir.join("node_modules/oidc-provider/package.json").exists() {
-        return;
-    }
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund", "--loglevel=error"])
-        .current_dir(&dir)
-        .status()
-        .expect("npm (Node.js) is needed for the interoperability suite");
-    assert!(status.success(), "npm ci in tests/interop failed");
-}
-
 fn start_provider() -> OpenIdProvider {
-    ensure_installed();
+    common::npm::ensure(
+        &interop_dir(),
+        "oidc-provider",
+        "the interoperability suite",
+    );
     let mut child = Command::new("node")
         .arg("provider.mjs")
         .current_dir(interop_dir())
