@@ -12,13 +12,18 @@ use fred::types::scripts::Script;
 use super::tier::Tier;
 use crate::config::Rate;
 
+/// The scripts' clock: Redis's own (microseconds), so that replicas whose
+/// clocks differ agree.
+const NOW: &str = "local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+";
+
 /// GCRA. KEYS: the client's state. ARGV: emission interval (µs), burst
 /// tolerance (µs). 0 when admitted, else the wait in µs.
 static GCRA: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r"local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
+    Script::from_lua(format!(
+        "{NOW}{}",
+        r"local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
@@ -26,17 +31,16 @@ if tat - now > tolerance then return tat - now - tolerance end
 local new = tat + interval
 redis.call('SET', KEYS[1], string.format('%.0f', new), 'PX', math.ceil((new - now) / 1000) + 1000)
 return 0",
-    )
+    ))
 });
 
 /// Sliding-window log. KEYS: the provider's calls. ARGV: window (µs),
 /// count, a unique suffix. `{1, left}` when admitted, `{0, wait µs}` when
 /// the window is full.
 static WINDOW: LazyLock<Script> = LazyLock::new(|| {
-    Script::from_lua(
-        r"local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local window = tonumber(ARGV[1])
+    Script::from_lua(format!(
+        "{NOW}{}",
+        r"local window = tonumber(ARGV[1])
 local limit = tonumber(ARGV[2])
 redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', string.format('%.0f', now - window))
 local n = redis.call('ZCARD', KEYS[1])
@@ -47,7 +51,7 @@ end
 redis.call('ZADD', KEYS[1], string.format('%.0f', now), string.format('%.0f', now) .. '-' .. ARGV[3])
 redis.call('PEXPIRE', KEYS[1], math.ceil(window / 1000))
 return {1, limit - n - 1}",
-    )
+    ))
 });
 
 impl Tier {
