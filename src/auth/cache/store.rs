@@ -159,7 +159,7 @@ impl Store {
     {
         let mut missing = missing;
         let mut retried = false;
-        let (filled, _) = loop {
+        let filled = loop {
             let (filled, loaded) = self
                 .clone()
                 .fill(
@@ -179,7 +179,7 @@ impl Store {
                 missing = Missing::Absent;
                 continue;
             }
-            break (filled, loaded);
+            break filled;
         };
         let (verdict, source) = match filled {
             Ok((entry, origin)) => {
